@@ -1,0 +1,195 @@
+/*
+ * q4repack: GGML-compatible 4-bit weight formats, online repacking and matmul kernels for CPUs.
+ *
+ * C ABI. Every function that can fail returns a q4r_status; on failure the caller's output buffers
+ * (and, for in-place operations, the input) are left exactly as they were, and q4r_last_error()
+ * returns a one-line message naming the problem (thread-local).
+ *
+ * Conventions
+ *  - A weight tensor has `n` rows (output features) of `k` values (the reduction dimension,
+ *    contiguous); k must be a multiple of 32. Plain storage is GGML's: row r is k/32 blocks.
+ *  - Repacked storage has the same byte size as plain storage (see docs/FORMATS.md): groups of N
+ *    rows interleaved, and the last n % N rows kept as plain blocks after the last full group.
+ *  - Activations X are m rows of k float32 values; outputs Y are m rows of n float32 values.
+ *  - float pointers must be 4-byte aligned; block data (weights, workspaces) has no alignment
+ *    requirement, but 64-byte aligned workspaces are faster.
+ */
+#ifndef Q4REPACK_H_
+#define Q4REPACK_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(Q4R_BUILDING_SHARED)
+#define Q4R_API __attribute__((visibility("default")))
+#else
+#define Q4R_API
+#endif
+
+#define Q4R_VERSION_MAJOR 0
+#define Q4R_VERSION_MINOR 1
+#define Q4R_VERSION_PATCH 0
+#define Q4R_VERSION_STRING "0.1.0"
+/* (major << 16) | (minor << 8) | patch */
+#define Q4R_VERSION ((Q4R_VERSION_MAJOR << 16) | (Q4R_VERSION_MINOR << 8) | Q4R_VERSION_PATCH)
+
+Q4R_API uint32_t q4r_version(void);
+Q4R_API const char* q4r_version_string(void);
+
+/* ---------------------------------------------------------------- status codes */
+typedef enum q4r_status {
+  Q4R_OK = 0,
+  Q4R_E_NULL = 1,        /* a required pointer is NULL */
+  Q4R_E_ARGUMENT = 2,    /* an enum, count or option is out of range */
+  Q4R_E_SIZE = 3,        /* a buffer size does not match the shape */
+  Q4R_E_SHAPE = 4,       /* k is not a multiple of 32, or a dimension is not positive */
+  Q4R_E_ALIGNMENT = 5,   /* a float pointer is not 4-byte aligned */
+  Q4R_E_UNSUPPORTED = 6, /* a valid combination this build cannot do */
+  Q4R_E_ISA = 7,         /* the requested instruction set is not available on this CPU */
+  Q4R_E_NOMEM = 8,       /* an allocation failed */
+  Q4R_E_IO = 9,          /* a file could not be read or written */
+  Q4R_E_FORMAT = 10,     /* a file or buffer is malformed */
+  Q4R_E_OVERLAP = 11,    /* source and destination overlap (but are not identical) */
+  Q4R_E_VALUE = 12,      /* an input value is not finite */
+  Q4R_E_MISMATCH = 13    /* data does not match what it claims (checksum, source) */
+} q4r_status;
+
+/* Static description of a status code. */
+Q4R_API const char* q4r_strerror(q4r_status status);
+/* Detailed message of the last failed call on this thread ("" if none). */
+Q4R_API const char* q4r_last_error(void);
+
+/* ---------------------------------------------------------------- types, layouts, ISAs */
+typedef enum q4r_type {
+  Q4R_TYPE_Q4_0 = 0,   /* 18-byte blocks: fp16 d, 16 bytes of nibbles, value (q-8)*d */
+  Q4R_TYPE_IQ4_NL = 1, /* 18-byte blocks: fp16 d, 16 bytes of nibbles, value kvalues[q]*d */
+  Q4R_TYPE_Q8_0 = 2    /* 34-byte blocks: fp16 d, 32 int8, value q*d (activations) */
+} q4r_type;
+
+typedef enum q4r_layout {
+  Q4R_LAYOUT_PLAIN = 0, /* GGML's plain row-major blocks */
+  Q4R_LAYOUT_4X4 = 1,   /* 4 rows interleaved in 4-byte chunks */
+  Q4R_LAYOUT_4X8 = 2,   /* 4 rows interleaved in 8-byte chunks */
+  Q4R_LAYOUT_8X8 = 3    /* 8 rows interleaved in 8-byte chunks */
+} q4r_layout;
+#define Q4R_LAYOUT_COUNT 4
+
+typedef enum q4r_isa {
+  Q4R_ISA_SCALAR = 0,     /* portable C++ reference, runs everywhere */
+  Q4R_ISA_AVX2 = 1,       /* x86: AVX2 + FMA + F16C */
+  Q4R_ISA_AVX512VNNI = 2, /* x86: AVX-512 F/BW/VL/DQ + VNNI */
+  Q4R_ISA_NEON = 3,       /* aarch64: ARMv8.0 Advanced SIMD */
+  Q4R_ISA_DOTPROD = 4,    /* aarch64: + SDOT (ARMv8.2 dotprod) */
+  Q4R_ISA_I8MM = 5        /* aarch64: + SMMLA (i8mm) */
+} q4r_isa;
+#define Q4R_ISA_COUNT 6
+
+Q4R_API const char* q4r_type_name(q4r_type type);       /* "q4_0", "iq4_nl", "q8_0" */
+Q4R_API const char* q4r_layout_name(q4r_layout layout); /* "none", "4x4", "4x8", "8x8" */
+Q4R_API const char* q4r_isa_name(q4r_isa isa);          /* "scalar", "avx2", "avx512vnni", ... */
+Q4R_API q4r_status q4r_parse_type(const char* name, q4r_type* out);
+Q4R_API q4r_status q4r_parse_layout(const char* name, q4r_layout* out); /* also accepts "plain" */
+Q4R_API q4r_status q4r_parse_isa(const char* name, q4r_isa* out);
+
+/* Rows per interleaved group: 1 (plain), 4 or 8. 0 for an invalid layout. */
+Q4R_API int q4r_layout_rows(q4r_layout layout);
+/* Activation interleave (bytes per chunk) the GEMM of a layout consumes: 4 or 8 (0 for plain). */
+Q4R_API int q4r_layout_chunk(q4r_layout layout);
+
+/* ---------------------------------------------------------------- CPU and dispatch */
+/* Non-zero if this build has kernels for `isa` and the CPU (and OS) can run them. */
+Q4R_API int q4r_isa_available(q4r_isa isa);
+/* The best available ISA. */
+Q4R_API q4r_isa q4r_best_isa(void);
+/* The ISA whose kernels the library uses now. Initially the best one, or the one named by the
+ * environment variable Q4REPACK_ISA (read once, at first use; an unavailable one is ignored with
+ * a message on stderr). */
+Q4R_API q4r_isa q4r_active_isa(void);
+/* Force an ISA for the whole process. Q4R_E_ISA if it is not available. */
+Q4R_API q4r_status q4r_set_isa(q4r_isa isa);
+/* The layout this library prefers for `type` on `isa` (measured; see docs/PERFORMANCE.md). */
+Q4R_API q4r_layout q4r_preferred_layout(q4r_type type, q4r_isa isa);
+
+/* ---------------------------------------------------------------- sizes */
+/* Bytes of one row of k values (k/32 blocks). */
+Q4R_API q4r_status q4r_row_bytes(q4r_type type, int64_t k, size_t* out);
+/* Bytes of n rows of k values; also the size of any repacked form of them. */
+Q4R_API q4r_status q4r_tensor_bytes(q4r_type type, int64_t n, int64_t k, size_t* out);
+
+/* ---------------------------------------------------------------- quantize / dequantize */
+/* Quantize n rows of k floats, bit-exact with GGML's reference quantizers:
+ *   Q4_0   without imatrix: quantize_row_q4_0_ref; with imatrix: quantize_q4_0 (make_qx_quants)
+ *   IQ4_NL (with or without imatrix): quantize_iq4_nl, scale search ntry = 7
+ *   Q8_0   quantize_row_q8_0_ref (roundf); imatrix must be NULL
+ * imatrix: NULL or k non-negative importance weights (one per column, shared by all rows).
+ * Non-finite inputs are rejected (Q4R_E_VALUE). */
+Q4R_API q4r_status q4r_quantize(q4r_type type, const float* src, int64_t n, int64_t k,
+                                const float* imatrix, void* dst, size_t dst_size);
+Q4R_API q4r_status q4r_dequantize(q4r_type type, const void* src, size_t src_size, int64_t n,
+                                  int64_t k, float* dst);
+
+/* ---------------------------------------------------------------- repack / unpack */
+/* Plain -> layout. src and dst are `size` bytes each and must not overlap unless src == dst
+ * (then it is done in place). Byte-identical to GGML's repacked blocks for every full group. */
+Q4R_API q4r_status q4r_repack(q4r_type type, q4r_layout layout, const void* src, void* dst,
+                              size_t size, int64_t n, int64_t k);
+/* In place, with scratch of one row group. */
+Q4R_API q4r_status q4r_repack_inplace(q4r_type type, q4r_layout layout, void* data, size_t size,
+                                      int64_t n, int64_t k);
+/* Layout -> plain: the exact inverse. */
+Q4R_API q4r_status q4r_unpack(q4r_type type, q4r_layout layout, const void* src, void* dst,
+                              size_t size, int64_t n, int64_t k);
+Q4R_API q4r_status q4r_unpack_inplace(q4r_type type, q4r_layout layout, void* data, size_t size,
+                                      int64_t n, int64_t k);
+
+/* ---------------------------------------------------------------- activations */
+/* m rows of k floats (row stride x_stride floats, >= k) -> m plain Q8_0 rows, with the active
+ * ISA's activation quantizer (scalar: roundf like GGML's reference; see docs/KERNELS.md). */
+Q4R_API q4r_status q4r_quantize_q8_0_rows(const float* x, size_t x_stride, int64_t m, int64_t k,
+                                          void* dst, size_t dst_size);
+/* m rows (m % 4 == 0) -> m/4 groups of 4 interleaved rows with chunk `chunk` (4 or 8):
+ * GGML's block_q8_0x4. */
+Q4R_API q4r_status q4r_quantize_q8_0_x4(const float* x, size_t x_stride, int64_t m, int64_t k,
+                                        int chunk, void* dst, size_t dst_size);
+
+/* ---------------------------------------------------------------- stateless matmul core */
+/* Y[m x n] = X[m x k] * W^T, in two steps with caller-owned memory:
+ *   1. q4r_quantize_activations(layout, X) -> workspace (size from q4r_workspace_size);
+ *   2. q4r_run(...) on any range of output columns [col_begin, col_end), from any thread.
+ * col_begin must be a multiple of q4r_column_step(layout); col_end a multiple of it or n.
+ * Workspace format: the first m - m%4 rows as 4-row interleaved groups (chunk of the layout),
+ * then the rest as plain Q8_0 rows; if the layout is plain or n % N != 0, also all m rows as
+ * plain Q8_0 rows after that. */
+Q4R_API q4r_status q4r_workspace_size(q4r_layout layout, int64_t n, int64_t m, int64_t k,
+                                      size_t* out);
+Q4R_API int64_t q4r_column_step(q4r_layout layout);
+Q4R_API q4r_status q4r_quantize_activations(q4r_layout layout, int64_t n, const float* x,
+                                            size_t x_stride, int64_t m, int64_t k, void* workspace,
+                                            size_t workspace_size);
+/* Activation rows [row_begin, row_end) of the quantized batch: lets a caller split quantization
+ * over threads. Row bounds must be multiples of 4 except row_end == m. */
+Q4R_API q4r_status q4r_quantize_activations_rows(q4r_layout layout, int64_t n, const float* x,
+                                                 size_t x_stride, int64_t m, int64_t k,
+                                                 int64_t row_begin, int64_t row_end,
+                                                 void* workspace, size_t workspace_size);
+Q4R_API q4r_status q4r_run(q4r_type type, q4r_layout layout, const void* w, size_t w_size,
+                           int64_t n, int64_t k, const void* workspace, size_t workspace_size,
+                           int64_t m, float* y, size_t y_stride, int64_t col_begin,
+                           int64_t col_end);
+
+/* ---------------------------------------------------------------- convenience matmul */
+/* Everything in one call (allocates the workspace). n_threads <= 0 means all cores;
+ * y_stride is n. */
+Q4R_API q4r_status q4r_matmul(q4r_type type, q4r_layout layout, const void* w, size_t w_size,
+                              int64_t n, int64_t k, const float* x, int64_t m, float* y,
+                              int n_threads);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* Q4REPACK_H_ */

@@ -1,0 +1,207 @@
+#include "dispatch.h"
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+
+#include "error.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <cpuinfo_x86.h>
+#define Q4R_ARCH_X86 1
+#elif defined(__aarch64__)
+#include <cpuinfo_aarch64.h>
+#define Q4R_ARCH_ARM64 1
+#endif
+
+namespace q4r {
+namespace {
+
+struct Detected {
+  bool isa[Q4R_ISA_COUNT] = {};
+  CpuReport report;
+};
+
+const Detected& detected() {
+  static const Detected d = [] {
+    Detected r;
+    r.isa[Q4R_ISA_SCALAR] = true;
+#if defined(Q4R_ARCH_X86)
+    const cpu_features::X86Info info = cpu_features::GetX86Info();
+    const cpu_features::X86Features& f = info.features;
+    r.report.arch = "x86_64";
+    r.report.vendor = info.vendor;
+    r.report.brand = info.brand_string;
+    const bool avx2 = f.avx2 && f.fma3 && f.f16c;
+    const bool avx512 = avx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq;
+    r.isa[Q4R_ISA_AVX2] = avx2;
+    r.isa[Q4R_ISA_AVX512VNNI] = avx512 && f.avx512vnni;
+    r.report.features = {{"avx2", !!f.avx2},         {"fma3", !!f.fma3},
+                         {"f16c", !!f.f16c},         {"avx512f", !!f.avx512f},
+                         {"avx512bw", !!f.avx512bw}, {"avx512vl", !!f.avx512vl},
+                         {"avx512dq", !!f.avx512dq}, {"avx512vnni", !!f.avx512vnni}};
+#elif defined(Q4R_ARCH_ARM64)
+    const cpu_features::Aarch64Info info = cpu_features::GetAarch64Info();
+    const cpu_features::Aarch64Features& f = info.features;
+    r.report.arch = "aarch64";
+    r.isa[Q4R_ISA_NEON] = !!f.asimd;
+    r.isa[Q4R_ISA_DOTPROD] = f.asimd && f.asimddp;
+    r.isa[Q4R_ISA_I8MM] = f.asimd && f.asimddp && f.i8mm;
+    r.report.features = {{"asimd", !!f.asimd}, {"asimddp", !!f.asimddp}, {"i8mm", !!f.i8mm},
+                         {"sve", !!f.sve},     {"sve2", !!f.sve2},       {"bf16", !!f.bf16}};
+#else
+    r.report.arch = "other";
+#endif
+    for (int i = 0; i < Q4R_ISA_COUNT; ++i) r.isa[i] = r.isa[i] && isa_compiled(q4r_isa(i));
+    return r;
+  }();
+  return d;
+}
+
+KernelTable build_table(q4r_isa isa) {
+  KernelTable t{};
+  fill_kernels_scalar(&t);
+  KernelTable own{};
+  switch (isa) {
+#if defined(Q4R_KERNELS_X86)
+    case Q4R_ISA_AVX2:
+      fill_kernels_avx2(&own);
+      break;
+    case Q4R_ISA_AVX512VNNI:
+      fill_kernels_avx512vnni(&own);
+      break;
+#endif
+#if defined(Q4R_KERNELS_ARM)
+    case Q4R_ISA_NEON:
+      fill_kernels_neon(&own);
+      break;
+    case Q4R_ISA_DOTPROD:
+      fill_kernels_dotprod(&own);
+      break;
+    case Q4R_ISA_I8MM:
+      fill_kernels_i8mm(&own);
+      break;
+#endif
+    default:
+      break;
+  }
+  if (own.name) t.name = own.name;
+  // Activation quantizers go together (same rounding for plain rows and interleaved groups).
+  if (own.quant_rows && own.quant_x4[kChunk4] && own.quant_x4[kChunk8]) {
+    t.quant_rows = own.quant_rows;
+    t.quant_x4[kChunk4] = own.quant_x4[kChunk4];
+    t.quant_x4[kChunk8] = own.quant_x4[kChunk8];
+  }
+  for (int w = 0; w < kWeightTypes; ++w) {
+    if (own.plain[w]) t.plain[w] = own.plain[w];
+    for (int l = 0; l < kPackedLayouts; ++l) {
+      if (own.gemv[w][l]) t.gemv[w][l] = own.gemv[w][l];
+      if (own.gemm[w][l]) t.gemm[w][l] = own.gemm[w][l];
+    }
+  }
+  return t;
+}
+
+std::atomic<int> g_active{-1};
+std::once_flag g_active_once;
+
+void init_active() {
+  q4r_isa isa = best_isa();
+  if (const char* env = std::getenv("Q4REPACK_ISA"); env && *env) {
+    q4r_isa forced;
+    if (q4r_parse_isa(env, &forced) != Q4R_OK) {
+      std::fprintf(stderr, "q4repack: Q4REPACK_ISA=%s is not an ISA name; using %s\n", env,
+                   q4r_isa_name(isa));
+    } else if (!isa_available(forced)) {
+      std::fprintf(stderr, "q4repack: Q4REPACK_ISA=%s is not available on this CPU; using %s\n",
+                   env, q4r_isa_name(isa));
+    } else {
+      isa = forced;
+    }
+  }
+  g_active.store(isa);
+}
+
+}  // namespace
+
+bool isa_compiled(q4r_isa isa) {
+  switch (isa) {
+    case Q4R_ISA_SCALAR:
+      return true;
+#if defined(Q4R_KERNELS_X86)
+    case Q4R_ISA_AVX2:
+    case Q4R_ISA_AVX512VNNI:
+      return true;
+#endif
+#if defined(Q4R_KERNELS_ARM)
+    case Q4R_ISA_NEON:
+    case Q4R_ISA_DOTPROD:
+    case Q4R_ISA_I8MM:
+      return true;
+#endif
+    default:
+      return false;
+  }
+}
+
+bool isa_available(q4r_isa isa) {
+  return isa >= 0 && isa < Q4R_ISA_COUNT && detected().isa[isa];
+}
+
+q4r_isa best_isa() {
+  // Higher enum values within one architecture are strictly better.
+  for (int i = Q4R_ISA_COUNT - 1; i > 0; --i) {
+    if (isa_available(q4r_isa(i))) return q4r_isa(i);
+  }
+  return Q4R_ISA_SCALAR;
+}
+
+const KernelTable& kernels_for(q4r_isa isa) {
+  static const struct Tables {
+    KernelTable t[Q4R_ISA_COUNT];
+    Tables() {
+      for (int i = 0; i < Q4R_ISA_COUNT; ++i) {
+        t[i] = isa_available(q4r_isa(i)) ? build_table(q4r_isa(i)) : build_table(Q4R_ISA_SCALAR);
+      }
+    }
+  } tables;
+  return tables.t[isa];
+}
+
+q4r_isa active_isa() {
+  std::call_once(g_active_once, init_active);
+  return q4r_isa(g_active.load(std::memory_order_relaxed));
+}
+
+q4r_status set_active_isa(q4r_isa isa) {
+  std::call_once(g_active_once, init_active);
+  if (isa < 0 || isa >= Q4R_ISA_COUNT) {
+    return fail(Q4R_E_ARGUMENT, "isa %d is not a q4r_isa value", int(isa));
+  }
+  if (!isa_available(isa)) {
+    return fail(Q4R_E_ISA, "isa %s is not available on this CPU or not compiled in",
+                q4r_isa_name(isa));
+  }
+  g_active.store(isa);
+  return Q4R_OK;
+}
+
+q4r_layout preferred_layout(q4r_type type, q4r_isa isa) {
+  (void)type;
+  switch (isa) {
+    case Q4R_ISA_I8MM:
+      return Q4R_LAYOUT_4X8;
+    case Q4R_ISA_DOTPROD:
+    case Q4R_ISA_NEON:
+      return Q4R_LAYOUT_4X4;
+    default:
+      return Q4R_LAYOUT_8X8;
+  }
+}
+
+CpuReport cpu_report() {
+  return detected().report;
+}
+
+}  // namespace q4r
