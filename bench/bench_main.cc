@@ -1,0 +1,262 @@
+// Google Benchmark microbenchmarks: every kernel of every available ISA, and the public API path.
+//
+// Families (the name is the filter key):
+//   kernel/<isa>/<type>/<layout>/<N>x<K>/m:<M>/<cold|warm>
+//       One kernel-table call (q4r::kernels_for(isa)) over all N columns, single thread, with
+//       pre-quantized activations: GEMV per row for M < 4, GEMM for M % 4 == 0, and the plain
+//       (un-repacked) baseline kernel for layout "none".
+//   run/<type>/<layout>/<N>x<K>/m:<M>/threads:<T>/<cold|warm>
+//       The public stateless path with the active ISA: q4r_quantize_activations_rows +
+//       q4r_run, rows and columns split over T threads of our own pool.
+//   matmul/<type>/<layout>/<N>x<K>/m:<M>/threads:<T>
+//       q4r_matmul(n_threads = T) as one call (allocates its workspace every time).
+// "cold": the weights rotate over copies that together are >= 4 x L3, so every call streams them
+// from memory; "warm": one copy, in cache when it fits. Cold variants exist for M <= 4 only (where
+// weight bandwidth is the figure of merit).
+// Counters (rates, shown as "/s"): GOP = 2*M*N*K per second (GOPS); GB = weight bytes per
+// second in 1e9 (GB/s; M <= 4 only).
+//
+// Without --benchmark_filter a short default subset runs (the 4096x4096 shape, Q4_0, plain and
+// the preferred layout, M in {1, 16}); --benchmark_filter=. runs the whole sweep (long).
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "lib/dispatch.h"
+#include "tools/bench_harness.h"
+
+namespace {
+
+using q4r::bench::Buffer;
+using q4r::bench::WeightCopies;
+
+struct Shape {
+  int64_t n, k;
+};
+const Shape kShapes[] = {{512, 1024}, {4096, 4096}, {14336, 4096}, {4096, 14336}};
+const int kBatches[] = {1, 2, 4, 8, 16, 64, 512};
+const int kThreads[] = {1, 2};
+const q4r_type kTypes[] = {Q4R_TYPE_Q4_0, Q4R_TYPE_IQ4_NL};
+const q4r_layout kLayouts[] = {Q4R_LAYOUT_PLAIN, Q4R_LAYOUT_4X4, Q4R_LAYOUT_4X8, Q4R_LAYOUT_8X8};
+// The scalar reference is ~50x slower than SIMD: skip its huge cases so the sweep ends.
+constexpr double kScalarMaxOps = 4e9;
+
+std::string shape_name(const Shape& s) {
+  return std::to_string(s.n) + "x" + std::to_string(s.k);
+}
+
+// Weight copies are expensive to build (up to ~130 MB each): keep the last few, since benchmarks
+// run in registration order and consecutive ones share weights.
+class WeightCache {
+ public:
+  WeightCopies& get(q4r_type type, q4r_layout layout, const Shape& s, bool cold) {
+    const Key key{type, layout, s.n, s.k, cold};
+    for (auto& e : entries_) {
+      if (e.first == key) return *e.second;
+    }
+    const Buffer& plain = plain_for(type, s);
+    const int copies = cold ? q4r::bench::cold_copies(plain.size()) : 1;
+    if (entries_.size() >= 2) entries_.erase(entries_.begin());
+    entries_.emplace_back(key,
+                          std::make_unique<WeightCopies>(plain, type, layout, s.n, s.k, copies));
+    return *entries_.back().second;
+  }
+
+ private:
+  using Key = std::tuple<q4r_type, q4r_layout, int64_t, int64_t, bool>;
+  const Buffer& plain_for(q4r_type type, const Shape& s) {
+    const auto key = std::make_tuple(type, s.n, s.k);
+    if (plain_key_ != key) {
+      plain_ = q4r::bench::random_plain_weights(type, s.n, s.k, 1234 + s.n * 7 + s.k);
+      plain_key_ = key;
+    }
+    return plain_;
+  }
+  std::vector<std::pair<Key, std::unique_ptr<WeightCopies>>> entries_;
+  std::tuple<q4r_type, int64_t, int64_t> plain_key_{Q4R_TYPE_Q8_0, 0, 0};
+  Buffer plain_;
+};
+WeightCache g_weights;
+
+void set_counters(benchmark::State& st, const Shape& s, int m, std::size_t weight_bytes) {
+  st.counters["GOP"] =
+      benchmark::Counter(2e-9 * m * s.n * s.k, benchmark::Counter::kIsIterationInvariantRate);
+  if (m <= 4) {
+    st.counters["GB"] = benchmark::Counter(1e-9 * static_cast<double>(weight_bytes),
+                                           benchmark::Counter::kIsIterationInvariantRate);
+  }
+}
+
+// One raw kernel-table call over all columns.
+void bm_kernel(benchmark::State& st, q4r_isa isa, q4r_type type, q4r_layout layout, Shape s, int m,
+               bool cold) {
+  const q4r::KernelTable& kt = q4r::kernels_for(isa);
+  WeightCopies& w = g_weights.get(type, layout, s, cold);
+  const int k = static_cast<int>(s.k), n = static_cast<int>(s.n);
+  const std::vector<float> x = q4r::bench::random_activations(m, s.k, 99);
+  const std::size_t row_bytes = static_cast<std::size_t>(s.k / 32 * 34);
+  Buffer a(row_bytes * m);
+  const bool gemm = layout != Q4R_LAYOUT_PLAIN && m % 4 == 0;
+  if (gemm) {
+    kt.quant_x4[q4r_layout_chunk(layout) == 4 ? q4r::kChunk4 : q4r::kChunk8](x.data(), s.k,
+                                                                             a.data(), k, m / 4);
+  } else {
+    kt.quant_rows(x.data(), s.k, a.data(), k, m);
+  }
+  std::vector<float> y(static_cast<std::size_t>(m) * n);
+  const int wt = type == Q4R_TYPE_Q4_0 ? q4r::kQ4_0 : q4r::kIQ4_NL;
+  const int li = layout - Q4R_LAYOUT_4X4;
+  for (auto _ : st) {
+    const uint8_t* wp = w.next();
+    if (layout == Q4R_LAYOUT_PLAIN) {
+      kt.plain[wt](k, y.data(), n, wp, n, a.data(), m);
+    } else if (gemm) {
+      kt.gemm[wt][li](k, y.data(), n, wp, a.data(), m, n);
+    } else {
+      for (int r = 0; r < m; ++r)
+        kt.gemv[wt][li](k, y.data() + r * n, wp, a.data() + r * row_bytes, n);
+    }
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  set_counters(st, s, m, w.bytes());
+  st.SetLabel(q4r_isa_name(isa));
+}
+
+// The public stateless path split over our own threads.
+void bm_run(benchmark::State& st, q4r_type type, q4r_layout layout, Shape s, int m, int threads,
+            bool cold) {
+  WeightCopies& w = g_weights.get(type, layout, s, cold);
+  const std::vector<float> x = q4r::bench::random_activations(m, s.k, 99);
+  q4r::bench::ParallelMatmul mm(type, layout, s.n, s.k, m);
+  q4r::bench::WorkerPool pool(threads);
+  for (auto _ : st) {
+    mm.run(pool, w.next(), x.data());
+    benchmark::DoNotOptimize(mm.y());
+    benchmark::ClobberMemory();
+  }
+  set_counters(st, s, m, w.bytes());
+  st.SetLabel(q4r_isa_name(q4r_active_isa()));
+}
+
+// q4r_matmul as one call.
+void bm_matmul(benchmark::State& st, q4r_type type, q4r_layout layout, Shape s, int m,
+               int threads) {
+  WeightCopies& w = g_weights.get(type, layout, s, false);
+  const std::vector<float> x = q4r::bench::random_activations(m, s.k, 99);
+  std::vector<float> y(static_cast<std::size_t>(m * s.n));
+  for (auto _ : st) {
+    q4r::bench::check(
+        q4r_matmul(type, layout, w.next(), w.bytes(), s.n, s.k, x.data(), m, y.data(), threads),
+        "q4r_matmul");
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  set_counters(st, s, m, w.bytes());
+  st.SetLabel(q4r_isa_name(q4r_active_isa()));
+}
+
+template <class Fn>
+void add(const std::string& name, Fn&& fn) {
+  benchmark::RegisterBenchmark(name.c_str(), std::forward<Fn>(fn))
+      ->UseRealTime()
+      ->Unit(benchmark::kMicrosecond);
+}
+
+void register_all() {
+  // Grouped by weights (type, layout, shape) so the weight cache is rebuilt rarely.
+  for (int isa = 0; isa < Q4R_ISA_COUNT; ++isa) {
+    if (!q4r_isa_available(q4r_isa(isa))) continue;
+    for (q4r_type type : kTypes) {
+      for (q4r_layout layout : kLayouts) {
+        for (const Shape& s : kShapes) {
+          for (bool cold : {true, false}) {
+            for (int m : kBatches) {
+              if (cold && m > 4) continue;
+              if (isa == Q4R_ISA_SCALAR && 2.0 * m * s.n * s.k > kScalarMaxOps) continue;
+              const std::string name = std::string("kernel/") + q4r_isa_name(q4r_isa(isa)) + "/" +
+                                       q4r_type_name(type) + "/" + q4r_layout_name(layout) + "/" +
+                                       shape_name(s) + "/m:" + std::to_string(m) +
+                                       (cold ? "/cold" : "/warm");
+              add(name, [=](benchmark::State& st) {
+                bm_kernel(st, q4r_isa(isa), type, layout, s, m, cold);
+              });
+            }
+          }
+        }
+      }
+    }
+  }
+  for (q4r_type type : kTypes) {
+    for (q4r_layout layout : kLayouts) {
+      for (const Shape& s : kShapes) {
+        for (bool cold : {true, false}) {
+          for (int m : kBatches) {
+            for (int t : kThreads) {
+              if (cold && m > 4) continue;
+              const std::string name = std::string("run/") + q4r_type_name(type) + "/" +
+                                       q4r_layout_name(layout) + "/" + shape_name(s) +
+                                       "/m:" + std::to_string(m) + "/threads:" + std::to_string(t) +
+                                       (cold ? "/cold" : "/warm");
+              add(name, [=](benchmark::State& st) { bm_run(st, type, layout, s, m, t, cold); });
+            }
+          }
+        }
+        for (int m : kBatches) {
+          for (int t : kThreads) {
+            const std::string name = std::string("matmul/") + q4r_type_name(type) + "/" +
+                                     q4r_layout_name(layout) + "/" + shape_name(s) +
+                                     "/m:" + std::to_string(m) + "/threads:" + std::to_string(t);
+            add(name, [=](benchmark::State& st) { bm_matmul(st, type, layout, s, m, t); });
+          }
+        }
+      }
+    }
+  }
+}
+
+// The short default: plain vs preferred layout of the best ISA on 4096x4096 Q4_0.
+std::string default_filter() {
+  const std::string isa = q4r_isa_name(q4r_active_isa());
+  const std::string pref = q4r_layout_name(q4r_preferred_layout(Q4R_TYPE_Q4_0, q4r_active_isa()));
+  const std::string tail = "/4096x4096/m:(1|16)/";
+  return "^(kernel/" + isa + "/q4_0/(none|" + pref + ")" + tail + "|run/q4_0/(none|" + pref + ")" +
+         tail + "threads:1/)";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<char*> args(argv, argv + argc);
+  bool has_filter = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--benchmark_filter", 18) == 0) has_filter = true;
+  }
+  std::string filter_arg = "--benchmark_filter=" + default_filter();
+  if (!has_filter) {
+    args.push_back(filter_arg.data());
+    std::fprintf(stderr,
+                 "q4repack_bench: short default subset (%s);\n"
+                 "  --benchmark_filter=. runs the whole sweep (long), e.g. "
+                 "--benchmark_filter='^kernel/avx2/q4_0/8x8/'\n",
+                 filter_arg.c_str() + 19);
+  }
+  int n = static_cast<int>(args.size());
+  args.push_back(nullptr);
+  benchmark::Initialize(&n, args.data());
+  if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 1;
+  benchmark::AddCustomContext("q4r_version", q4r_version_string());
+  benchmark::AddCustomContext("q4r_active_isa", q4r_isa_name(q4r_active_isa()));
+  benchmark::AddCustomContext("l3_bytes", std::to_string(q4r::bench::l3_cache_bytes()));
+  register_all();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

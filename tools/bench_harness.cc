@@ -1,0 +1,264 @@
+#include "bench_harness.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
+namespace q4r::bench {
+
+namespace {
+
+constexpr std::size_t kAlign = 64;
+
+// splitmix64: a fast, well-mixed generator; reproducible data from a seed.
+uint64_t next_random(uint64_t& state) {
+  uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+using Clock = std::chrono::steady_clock;
+
+}  // namespace
+
+void check(q4r_status s, const char* what) {
+  if (s == Q4R_OK) return;
+  std::fprintf(stderr, "q4repack bench: %s failed: %s (%s)\n", what, q4r_strerror(s),
+               q4r_last_error());
+  std::abort();
+}
+
+void Buffer::Free::operator()(uint8_t* p) const {
+  std::free(p);
+}
+
+Buffer::Buffer(std::size_t size) : size_(size) {
+  const std::size_t rounded = (std::max<std::size_t>(size, 1) + kAlign - 1) / kAlign * kAlign;
+  auto* p = static_cast<uint8_t*>(std::aligned_alloc(kAlign, rounded));
+  if (!p) throw std::bad_alloc();
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  // Large weight buffers on huge pages where the kernel allows it, as a loader's mmap often is:
+  // fewer TLB misses while streaming. Applies to plain and repacked buffers alike.
+  constexpr std::size_t kHuge = std::size_t{2} << 20;
+  if (rounded >= 2 * kHuge) {
+    const auto begin = (reinterpret_cast<uintptr_t>(p) + kHuge - 1) / kHuge * kHuge;
+    const auto end = (reinterpret_cast<uintptr_t>(p) + rounded) / kHuge * kHuge;
+    if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+  }
+#endif
+  std::memset(p, 0, rounded);  // touch every page now, not inside a timed region
+  data_.reset(p);
+}
+
+Buffer random_plain_weights(q4r_type type, int64_t n, int64_t k, uint64_t seed) {
+  std::size_t bytes = 0;
+  check(q4r_tensor_bytes(type, n, k, &bytes), "q4r_tensor_bytes");
+  Buffer b(bytes);
+  uint64_t state = seed;
+  uint8_t* p = b.data();
+  const std::size_t blocks = bytes / 18;
+  for (std::size_t i = 0; i < blocks; ++i, p += 18) {
+    uint64_t r = next_random(state);
+    // fp16 scale in [2^-7, 2^-6): exponent field 8, random mantissa, random sign.
+    const uint16_t d = static_cast<uint16_t>(0x2000u | (r & 0x3FFu) | ((r >> 10) & 1u) << 15);
+    std::memcpy(p, &d, 2);
+    const uint64_t q0 = next_random(state), q1 = next_random(state);
+    std::memcpy(p + 2, &q0, 8);
+    std::memcpy(p + 10, &q1, 8);
+  }
+  return b;
+}
+
+std::vector<float> random_activations(int64_t m, int64_t k, uint64_t seed) {
+  std::vector<float> x(static_cast<std::size_t>(m * k));
+  uint64_t state = seed;
+  for (float& v : x) v = static_cast<float>(next_random(state) >> 40) * 0x1p-23f - 1.0f;
+  return x;
+}
+
+std::size_t l3_cache_bytes() {
+  // sysfs first: glibc's sysconf(_SC_LEVEL3_CACHE_SIZE) reports 256 MiB on this AMD VM, where
+  // sysfs (and lscpu) say 32 MiB. The last level the kernel lists wins.
+  std::size_t best = 0;
+  int best_level = 0;
+  for (int i = 0; i < 8; ++i) {
+    const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(i) + "/";
+    int level = 0;
+    char unit = 0;
+    unsigned long size = 0;
+    FILE* f = std::fopen((dir + "level").c_str(), "r");
+    if (!f) continue;
+    const bool ok_level = std::fscanf(f, "%d", &level) == 1;
+    std::fclose(f);
+    f = std::fopen((dir + "size").c_str(), "r");
+    if (!f) continue;
+    const int got = std::fscanf(f, "%lu%c", &size, &unit);
+    std::fclose(f);
+    if (!ok_level || got < 1 || level < best_level) continue;
+    const std::size_t bytes = unit == 'K' ? size << 10 : unit == 'M' ? size << 20 : size;
+    if (level > best_level || bytes > best) best = bytes, best_level = level;
+  }
+  if (best_level >= 3 && best > 0) return best;
+  long l3 = -1;
+#if defined(_SC_LEVEL3_CACHE_SIZE)
+  l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
+#endif
+  return l3 > 0 ? static_cast<std::size_t>(l3) : std::size_t{32} << 20;
+}
+
+int cold_copies(std::size_t bytes) {
+  const std::size_t target = 4 * l3_cache_bytes();
+  return static_cast<int>(std::max<std::size_t>(2, (target + bytes - 1) / bytes));
+}
+
+WeightCopies::WeightCopies(const Buffer& plain, q4r_type type, q4r_layout layout, int64_t n,
+                           int64_t k, int copies)
+    : bytes_(plain.size()) {
+  copies_.reserve(copies);
+  for (int i = 0; i < copies; ++i) {
+    copies_.emplace_back(bytes_);
+    if (layout == Q4R_LAYOUT_PLAIN) {
+      std::memcpy(copies_.back().data(), plain.data(), bytes_);
+    } else if (i == 0) {
+      check(q4r_repack(type, layout, plain.data(), copies_.back().data(), bytes_, n, k),
+            "q4r_repack");
+    } else {
+      std::memcpy(copies_.back().data(), copies_.front().data(), bytes_);
+    }
+  }
+}
+
+const uint8_t* WeightCopies::next() {
+  const uint8_t* p = copies_[next_].data();
+  next_ = (next_ + 1) % copies_.size();
+  return p;
+}
+
+WorkerPool::WorkerPool(int threads) : threads_(std::max(1, threads)) {
+  for (int i = 1; i < threads_; ++i) workers_.emplace_back(&WorkerPool::worker, this, i);
+}
+
+WorkerPool::~WorkerPool() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_.store(true);
+    generation_.fetch_add(1, std::memory_order_release);
+  }
+  wake_.notify_all();
+  for (std::thread& t : workers_) t.join();
+}
+
+void WorkerPool::run(const std::function<void(int)>& fn) {
+  if (threads_ == 1) return fn(0);
+  job_ = &fn;
+  pending_.store(threads_ - 1, std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    generation_.fetch_add(1, std::memory_order_release);
+  }
+  wake_.notify_all();
+  fn(0);
+  while (pending_.load(std::memory_order_acquire) != 0) cpu_relax();
+}
+
+void WorkerPool::worker(int index) {
+  uint64_t seen = 0;
+  for (;;) {
+    // Spin for a while (about a millisecond): timed calls come back to back.
+    for (int i = 0; i < (1 << 15) && generation_.load(std::memory_order_acquire) == seen; ++i) {
+      cpu_relax();
+    }
+    if (generation_.load(std::memory_order_acquire) == seen) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+    }
+    seen = generation_.load(std::memory_order_acquire);
+    if (stop_.load()) return;
+    (*job_)(index);
+    pending_.fetch_sub(1, std::memory_order_release);
+  }
+}
+
+ParallelMatmul::ParallelMatmul(q4r_type type, q4r_layout layout, int64_t n, int64_t k, int64_t m)
+    : type_(type), layout_(layout), n_(n), k_(k), m_(m), y_(static_cast<std::size_t>(m * n)) {
+  check(q4r_tensor_bytes(type, n, k, &w_bytes_), "q4r_tensor_bytes");
+  std::size_t ws = 0;
+  check(q4r_workspace_size(layout, n, m, k, &ws), "q4r_workspace_size");
+  workspace_ = Buffer(ws);
+}
+
+void ParallelMatmul::run(WorkerPool& pool, const uint8_t* w, const float* x) {
+  const int t = pool.threads();
+  const int64_t groups = (m_ + 3) / 4;
+  const std::size_t k = static_cast<std::size_t>(k_);
+  pool.run([&](int i) {
+    const int64_t r0 = 4 * (groups * i / t), r1 = std::min(m_, 4 * (groups * (i + 1) / t));
+    if (r0 < r1) {
+      check(q4r_quantize_activations_rows(layout_, n_, x, k, m_, k_, r0, r1, workspace_.data(),
+                                          workspace_.size()),
+            "q4r_quantize_activations_rows");
+    }
+  });
+  const int64_t step = q4r_column_step(layout_);
+  const int64_t units = (n_ + step - 1) / step;
+  pool.run([&](int i) {
+    const int64_t c0 = step * (units * i / t), c1 = std::min(n_, step * (units * (i + 1) / t));
+    if (c0 < c1) {
+      check(q4r_run(type_, layout_, w, w_bytes_, n_, k_, workspace_.data(), workspace_.size(), m_,
+                    y_.data(), static_cast<std::size_t>(n_), c0, c1),
+            "q4r_run");
+    }
+  });
+}
+
+double measure_read_bandwidth(WorkerPool& pool, int reps) {
+  const std::size_t bytes =
+      std::max<std::size_t>(8 * l3_cache_bytes(), std::size_t{256} << 20) / 4096 * 4096;
+  Buffer buf(bytes);
+  std::memset(buf.data(), 1, bytes);
+  const std::size_t words = bytes / sizeof(uint64_t);
+  const auto* p = reinterpret_cast<const uint64_t*>(buf.data());
+  std::vector<uint64_t> sink(pool.threads() * 8);  // one cache line per thread
+  double best = 0;
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = Clock::now();
+    pool.run([&](int i) {
+      const int t = pool.threads();
+      const std::size_t w0 = words * i / t / 8 * 8, w1 = words * (i + 1) / t / 8 * 8;
+      // Eight independent accumulators: the loop is load-bound and vectorizes.
+      uint64_t a[8] = {};
+      for (std::size_t j = w0; j < w1; j += 8) {
+        for (int u = 0; u < 8; ++u) a[u] ^= p[j + u];
+      }
+      uint64_t s = 0;
+      for (uint64_t v : a) s ^= v;
+      sink[i * 8] = s;
+    });
+    const double sec = std::chrono::duration<double>(Clock::now() - t0).count();
+    best = std::max(best, static_cast<double>(bytes) / sec * 1e-9);
+  }
+  volatile uint64_t keep = sink[0];
+  (void)keep;
+  return best;
+}
+
+}  // namespace q4r::bench
