@@ -105,9 +105,13 @@ q4r_status check_floats(const char* what, const float* p) {
   return Q4R_OK;
 }
 
-bool overlap(const void* a, const void* b, std::size_t size) {
+// [a, a + a_size) and [b, b + b_size) share a byte.
+bool overlap(const void* a, std::size_t a_size, const void* b, std::size_t b_size) {
   const auto pa = reinterpret_cast<uintptr_t>(a), pb = reinterpret_cast<uintptr_t>(b);
-  return pa < pb + size && pb < pa + size;
+  return pa < pb + b_size && pb < pa + a_size;
+}
+bool overlap(const void* a, const void* b, std::size_t size) {
+  return overlap(a, size, b, size);
 }
 
 q4r_status check_finite(const float* x, int64_t rows, int64_t k, std::size_t stride) {
@@ -334,7 +338,7 @@ q4r_status q4r_quantize(q4r_type type, const float* src, int64_t n, int64_t k, c
   std::size_t want;
   if (q4r_status s = tensor_size(type, n, k, &want)) return s;
   if (q4r_status s = check_size("dst", dst_size, want)) return s;
-  if (overlap(src, dst, want) || overlap(dst, src, static_cast<std::size_t>(n * k) * 4)) {
+  if (overlap(src, static_cast<std::size_t>(n * k) * 4, dst, want)) {
     return fail(Q4R_E_OVERLAP, "src and dst overlap");
   }
   if (imatrix) {
@@ -377,7 +381,7 @@ q4r_status q4r_dequantize(q4r_type type, const void* src, size_t src_size, int64
   std::size_t want;
   if (q4r_status s = tensor_size(type, n, k, &want)) return s;
   if (q4r_status s = check_size("src", src_size, want)) return s;
-  if (overlap(src, dst, want) || overlap(dst, src, static_cast<std::size_t>(n * k) * 4)) {
+  if (overlap(src, want, dst, static_cast<std::size_t>(n * k) * 4)) {
     return fail(Q4R_E_OVERLAP, "src and dst overlap");
   }
   const auto* in = static_cast<const uint8_t*>(src);
