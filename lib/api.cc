@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "context.h"
 #include "dispatch.h"
 #include "error.h"
 #include "formats.h"
@@ -533,11 +534,10 @@ q4r_status q4r_matmul(q4r_type type, q4r_layout layout, const void* w, size_t w_
   if (q4r_status s = check_x(x, static_cast<std::size_t>(k), m, k)) return s;
   std::unique_ptr<uint8_t[]> ws(new (std::nothrow) uint8_t[plan.bytes]);
   if (!ws) return fail(Q4R_E_NOMEM, "cannot allocate a %zu-byte workspace", plan.bytes);
-  (void)n_threads;  // single-threaded for now
-  const KernelTable& kt = active_kernels();
-  quantize_activation_rows(kt, layout, n, x, static_cast<std::size_t>(k), m, k, 0, m, ws.get());
-  run_columns(kt, type, layout, static_cast<const uint8_t*>(w), n, k, ws.get(), m, y,
-              static_cast<std::size_t>(n), 0, n);
+  PoolRef pool;
+  parallel_matmul(active_kernels(), pool_executor(n_threads, &pool), type, layout,
+                  static_cast<const uint8_t*>(w), n, k, x, static_cast<std::size_t>(k), m, y,
+                  static_cast<std::size_t>(n), ws.get());
   return Q4R_OK;
 }
 

@@ -188,6 +188,86 @@ Q4R_API q4r_status q4r_matmul(q4r_type type, q4r_layout layout, const void* w, s
                               int64_t n, int64_t k, const float* x, int64_t m, float* y,
                               int n_threads);
 
+
+/* ---------------------------------------------------------------- threads and contexts */
+/* Row step of activation quantization: q4r_quantize_activations_rows ranges start at multiples of
+ * this (4), the height of one interleaved activation group. */
+Q4R_API int64_t q4r_row_step(void);
+
+/* One unit of work: called once per task index by a parallel-for. */
+typedef void (*q4r_task_fn)(void* arg, int task_index);
+/* An engine's parallel-for hook: call task(arg, i) once for every i in [0, n_tasks), on any
+ * threads and in any order, and return only when all calls have returned. Tasks never wait for
+ * each other, so running them one after another on the calling thread is also correct.
+ * `user` is the pointer given in q4r_context_options. */
+typedef void (*q4r_parallel_for)(void* user, int n_tasks, q4r_task_fn task, void* arg);
+
+/* A reusable matmul context: the ISA whose kernels it runs, and who runs the work (the library's
+ * own thread pool, or the engine's parallel-for). Immutable after creation: any number of threads
+ * may use one context (and the same weights) at once. */
+typedef struct q4r_context q4r_context;
+
+#define Q4R_ISA_AUTO (-1) /* q4r_context_options.isa: the active ISA when the context is made */
+
+typedef struct q4r_context_options {
+  size_t struct_size; /* sizeof(q4r_context_options); set by q4r_context_options_init */
+  int isa;            /* a q4r_isa value, or Q4R_ISA_AUTO (default) */
+  int n_threads;      /* own pool: threads per call; hook: tasks per phase. <= 0: all cores */
+  q4r_parallel_for parallel_for; /* NULL (default): the library's internal pool */
+  void* parallel_for_user;       /* passed to parallel_for as `user` */
+} q4r_context_options;
+
+/* Fills the defaults (auto ISA, all cores, internal pool). */
+Q4R_API void q4r_context_options_init(q4r_context_options* options);
+/* options may be NULL (defaults). Q4R_E_ISA if the requested ISA is not available. */
+Q4R_API q4r_status q4r_context_create(const q4r_context_options* options, q4r_context** out);
+/* NULL is ignored. Must not race with calls that use the context. */
+Q4R_API void q4r_context_destroy(q4r_context* ctx);
+/* The context's ISA, thread (task) count, and the layout to repack `type` weights into for it. */
+Q4R_API q4r_isa q4r_context_isa(const q4r_context* ctx);
+Q4R_API int q4r_context_threads(const q4r_context* ctx);
+Q4R_API q4r_layout q4r_context_layout(const q4r_context* ctx, q4r_type type);
+
+/* A weight tensor as the matmul sees it: n rows of k values of `type`, stored in `layout`
+ * (size bytes = q4r_tensor_bytes). The library never keeps the pointer after a call returns. */
+typedef struct q4r_weights {
+  q4r_type type;
+  q4r_layout layout;
+  const void* data;
+  size_t size;
+  int64_t n;
+  int64_t k;
+} q4r_weights;
+
+/* Bytes of workspace q4r_context_matmul needs for m activation rows (a workspace of at least
+ * this size can be reused for any m' <= m with the same weights shape). */
+Q4R_API q4r_status q4r_context_workspace_size(const q4r_context* ctx, const q4r_weights* w,
+                                              int64_t m, size_t* out);
+/* Y[m x n] = X[m x k] * W^T: quantizes X (split over the tasks in groups of 4 rows), then runs
+ * the output columns in chunks of whole row groups handed out dynamically.
+ * x: m rows, row stride x_stride floats (>= k); y: m rows, row stride y_stride floats (>= n).
+ * workspace: NULL (allocated per call; workspace_size must be 0) or at least
+ * q4r_context_workspace_size bytes. */
+Q4R_API q4r_status q4r_context_matmul(const q4r_context* ctx, const q4r_weights* w,
+                                      const float* x, size_t x_stride, int64_t m, float* y,
+                                      size_t y_stride, void* workspace, size_t workspace_size);
+
+/* ---------------------------------------------------------------- expert (MoE) matmul */
+/* GGML's MUL_MAT_ID. `experts` describes ONE expert (n rows of k, its type and layout);
+ * experts->data holds n_experts of them back to back, each packed on its own, so
+ * experts->size = n_experts * q4r_tensor_bytes(type, n, k).
+ * ids: m rows of n_used int32 expert ids (row stride ids_stride >= n_used), the routing table.
+ * x: if x_per_slot is 0, m rows (token t's row feeds all its experts); otherwise m * n_used rows,
+ * row t * n_used + s feeding slot s of token t. Row stride x_stride floats.
+ * y: m * n_used rows of n floats, row t * n_used + s = x_row(t, s) * W[ids[t][s]]^T, row stride
+ * y_stride. Routed rows are batched per expert, so experts with 4 or more rows use the GEMM.
+ * An id outside [0, n_experts) is Q4R_E_ARGUMENT (nothing written). */
+Q4R_API q4r_status q4r_context_matmul_id(const q4r_context* ctx, const q4r_weights* experts,
+                                         int64_t n_experts, const float* x, size_t x_stride,
+                                         int x_per_slot, int64_t m, const int32_t* ids,
+                                         size_t ids_stride, int64_t n_used, float* y,
+                                         size_t y_stride);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

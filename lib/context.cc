@@ -1,0 +1,304 @@
+#include "context.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <memory>
+#include <new>
+
+#include "dispatch.h"
+#include "error.h"
+#include "matmul.h"
+
+namespace q4r {
+
+void pool_parallel_for(void* user, int n_tasks, q4r_task_fn task, void* arg) {
+  const auto* ref = static_cast<const PoolRef*>(user);
+  ref->pool->run(n_tasks, ref->max_threads, task, arg);
+}
+
+void Executor::run(int count, q4r_task_fn task, void* arg) const {
+  if (count <= 0) return;
+  if (count == 1) {
+    task(arg, 0);
+    return;
+  }
+  fn(user, count, task, arg);
+}
+
+Executor pool_executor(int n_threads, PoolRef* ref) {
+  ThreadPool& pool = default_pool();
+  const int threads = n_threads <= 0 ? hardware_threads() : n_threads;
+  *ref = PoolRef{&pool, std::min(threads, pool.max_threads())};
+  // More tasks than threads is fine (they are claimed dynamically); the task count sets the
+  // chunking, so n_threads = 64 on 2 cores still exercises 64-way splits.
+  return Executor{pool_parallel_for, ref, threads};
+}
+
+ColumnChunks column_chunks(int64_t n, int64_t step, int64_t n_tasks, int64_t chunks_per_task) {
+  const int64_t groups = (n + step - 1) / step;  // the plain tail counts as one partial group
+  const int64_t wanted = std::max<int64_t>(1, n_tasks * chunks_per_task);
+  const int64_t groups_per_chunk = std::max<int64_t>(1, (groups + wanted - 1) / wanted);
+  ColumnChunks c;
+  c.size = groups_per_chunk * step;
+  c.count = (n + c.size - 1) / c.size;
+  return c;
+}
+
+namespace {
+
+struct MatmulJob {
+  const KernelTable* kt;
+  q4r_type type;
+  q4r_layout layout;
+  const uint8_t* w;
+  int64_t n, k;
+  const float* x;
+  std::size_t x_stride;
+  int64_t m;
+  float* y;
+  std::size_t y_stride;
+  uint8_t* ws;
+  // Phase 1: row groups of 4 per quantization task.
+  int64_t row_units;
+  int quant_tasks;
+  // Phase 2: column chunks, claimed through `next_chunk`.
+  ColumnChunks chunks;
+  std::atomic<int64_t> next_chunk{0};
+};
+
+void quantize_task(void* arg, int t) {
+  auto* j = static_cast<MatmulJob*>(arg);
+  const int64_t u0 = j->row_units * t / j->quant_tasks;
+  const int64_t u1 = j->row_units * (t + 1) / j->quant_tasks;
+  const int64_t r0 = u0 * 4, r1 = std::min(u1 * 4, j->m);
+  if (r0 < r1) {
+    quantize_activation_rows(*j->kt, j->layout, j->n, j->x, j->x_stride, j->m, j->k, r0, r1, j->ws);
+  }
+}
+
+void columns_task(void* arg, int) {
+  auto* j = static_cast<MatmulJob*>(arg);
+  for (int64_t c = j->next_chunk.fetch_add(1, std::memory_order_relaxed); c < j->chunks.count;
+       c = j->next_chunk.fetch_add(1, std::memory_order_relaxed)) {
+    const int64_t c0 = c * j->chunks.size;
+    const int64_t c1 = std::min(c0 + j->chunks.size, j->n);
+    run_columns(*j->kt, j->type, j->layout, j->w, j->n, j->k, j->ws, j->m, j->y, j->y_stride, c0,
+                c1);
+  }
+}
+
+// Below this many activation values one thread quantizes faster than a fork-join costs.
+constexpr int64_t kMinParallelQuantValues = 16 * 4096;
+// Column chunks per task: enough for dynamic balancing, few enough to keep per-chunk cost small.
+constexpr int64_t kChunksPerTask = 4;
+
+}  // namespace
+
+void parallel_matmul(const KernelTable& kt, const Executor& ex, q4r_type type, q4r_layout layout,
+                     const uint8_t* w, int64_t n, int64_t k, const float* x, std::size_t x_stride,
+                     int64_t m, float* y, std::size_t y_stride, uint8_t* ws) {
+  MatmulJob j;
+  j.kt = &kt;
+  j.type = type;
+  j.layout = layout;
+  j.w = w;
+  j.n = n;
+  j.k = k;
+  j.x = x;
+  j.x_stride = x_stride;
+  j.m = m;
+  j.y = y;
+  j.y_stride = y_stride;
+  j.ws = ws;
+  j.row_units = (m + 3) / 4;
+  j.quant_tasks = m * k < kMinParallelQuantValues
+                      ? 1
+                      : static_cast<int>(std::min<int64_t>(ex.n_tasks, j.row_units));
+  ex.run(j.quant_tasks, quantize_task, &j);
+  // Plain weights have no row groups; chunks of 8 rows keep the plain kernel's loops full.
+  const int64_t step = layout == Q4R_LAYOUT_PLAIN ? 8 : q4r_layout_rows(layout);
+  j.chunks = column_chunks(n, step, ex.n_tasks, ex.n_tasks > 1 ? kChunksPerTask : 1);
+  const int col_tasks = static_cast<int>(std::min<int64_t>(ex.n_tasks, j.chunks.count));
+  ex.run(col_tasks, columns_task, &j);
+}
+
+}  // namespace q4r
+
+using namespace q4r;
+
+q4r::Executor q4r_context::executor() const {
+  if (hook) return Executor{hook, hook_user, n_threads};
+  return Executor{pool_parallel_for, const_cast<PoolRef*>(&pool), n_threads};
+}
+
+namespace {
+
+q4r_status check_ctx(const q4r_context* ctx) {
+  return ctx ? Q4R_OK : fail(Q4R_E_NULL, "context is NULL");
+}
+
+bool finite_rows(const float* x, std::size_t stride, int64_t rows, int64_t k, int64_t* bad_row) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* p = x + r * stride;
+    for (int64_t j = 0; j < k; ++j) {
+      if (!std::isfinite(p[j])) {
+        *bad_row = r;
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+q4r_status check_float_ptr(const char* what, const void* p) {
+  if (!p) return fail(Q4R_E_NULL, "%s is NULL", what);
+  if (reinterpret_cast<uintptr_t>(p) % alignof(float) != 0) {
+    return fail(Q4R_E_ALIGNMENT, "%s is not 4-byte aligned", what);
+  }
+  return Q4R_OK;
+}
+
+// Type, layout, shape and size of one weight tensor (size = expected bytes * copies).
+q4r_status check_weights(const q4r_weights* w, int64_t copies) {
+  if (!w) return fail(Q4R_E_NULL, "weights descriptor is NULL");
+  if (w->type != Q4R_TYPE_Q4_0 && w->type != Q4R_TYPE_IQ4_NL) {
+    return fail(Q4R_E_ARGUMENT, "weight type %d is not q4_0 or iq4_nl", int(w->type));
+  }
+  if (q4r_layout_rows(w->layout) == 0) {
+    return fail(Q4R_E_ARGUMENT, "layout %d is not a q4r_layout value", int(w->layout));
+  }
+  if (!w->data) return fail(Q4R_E_NULL, "weight data is NULL");
+  std::size_t bytes;
+  if (q4r_status s = q4r_tensor_bytes(w->type, w->n, w->k, &bytes)) return s;
+  std::size_t total;
+  if (__builtin_mul_overflow(bytes, static_cast<std::size_t>(copies), &total)) {
+    return fail(Q4R_E_SHAPE, "%lld experts of %zu bytes overflow the address space",
+                (long long)copies, bytes);
+  }
+  if (w->size != total) {
+    return fail(Q4R_E_SIZE, "weights are %zu bytes but the shape needs %zu", w->size, total);
+  }
+  return Q4R_OK;
+}
+
+q4r_status check_x_y(const q4r_weights* w, const float* x, std::size_t x_stride, int64_t x_rows,
+                     const float* y, std::size_t y_stride) {
+  if (q4r_status s = check_float_ptr("x", x)) return s;
+  if (q4r_status s = check_float_ptr("y", y)) return s;
+  if (x_stride < static_cast<std::size_t>(w->k)) {
+    return fail(Q4R_E_ARGUMENT, "x_stride %zu is smaller than k = %lld", x_stride, (long long)w->k);
+  }
+  if (y_stride < static_cast<std::size_t>(w->n)) {
+    return fail(Q4R_E_ARGUMENT, "y_stride %zu is smaller than n = %lld", y_stride, (long long)w->n);
+  }
+  int64_t bad;
+  if (!finite_rows(x, x_stride, x_rows, w->k, &bad)) {
+    return fail(Q4R_E_VALUE, "activation row %lld has a non-finite value", (long long)bad);
+  }
+  return Q4R_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+int64_t q4r_row_step(void) {
+  return 4;
+}
+
+void q4r_context_options_init(q4r_context_options* options) {
+  if (!options) return;
+  *options = q4r_context_options{};
+  options->struct_size = sizeof(q4r_context_options);
+  options->isa = Q4R_ISA_AUTO;
+}
+
+q4r_status q4r_context_create(const q4r_context_options* options, q4r_context** out) {
+  clear_error();
+  if (!out) return fail(Q4R_E_NULL, "out is NULL");
+  q4r_context_options o;
+  q4r_context_options_init(&o);
+  if (options) {
+    if (options->struct_size < sizeof(q4r_context_options)) {
+      return fail(Q4R_E_ARGUMENT,
+                  "options.struct_size is %zu, expected %zu (call q4r_context_options_init)",
+                  options->struct_size, sizeof(q4r_context_options));
+    }
+    o = *options;
+  }
+  q4r_isa isa = active_isa();
+  if (o.isa != Q4R_ISA_AUTO) {
+    if (o.isa < 0 || o.isa >= Q4R_ISA_COUNT) {
+      return fail(Q4R_E_ARGUMENT, "isa %d is not a q4r_isa value", o.isa);
+    }
+    isa = static_cast<q4r_isa>(o.isa);
+    if (!isa_available(isa)) {
+      return fail(Q4R_E_ISA, "isa %s is not available on this CPU/build", q4r_isa_name(isa));
+    }
+  }
+  auto* ctx = new (std::nothrow) q4r_context{};
+  if (!ctx) return fail(Q4R_E_NOMEM, "cannot allocate a context");
+  ctx->isa = isa;
+  ctx->hook = o.parallel_for;
+  ctx->hook_user = o.parallel_for_user;
+  if (ctx->hook) {
+    ctx->n_threads = o.n_threads <= 0 ? hardware_threads() : o.n_threads;
+  } else {
+    ctx->n_threads = pool_executor(o.n_threads, &ctx->pool).n_tasks;
+  }
+  *out = ctx;
+  return Q4R_OK;
+}
+
+void q4r_context_destroy(q4r_context* ctx) {
+  delete ctx;
+}
+
+q4r_isa q4r_context_isa(const q4r_context* ctx) {
+  return ctx ? ctx->isa : Q4R_ISA_SCALAR;
+}
+
+int q4r_context_threads(const q4r_context* ctx) {
+  return ctx ? ctx->n_threads : 0;
+}
+
+q4r_layout q4r_context_layout(const q4r_context* ctx, q4r_type type) {
+  return ctx ? preferred_layout(type, ctx->isa) : Q4R_LAYOUT_PLAIN;
+}
+
+q4r_status q4r_context_workspace_size(const q4r_context* ctx, const q4r_weights* w, int64_t m,
+                                      size_t* out) {
+  clear_error();
+  if (q4r_status s = check_ctx(ctx)) return s;
+  if (q4r_status s = check_weights(w, 1)) return s;
+  return q4r_workspace_size(w->layout, w->n, m, w->k, out);
+}
+
+q4r_status q4r_context_matmul(const q4r_context* ctx, const q4r_weights* w, const float* x,
+                              size_t x_stride, int64_t m, float* y, size_t y_stride,
+                              void* workspace, size_t workspace_size) {
+  clear_error();
+  if (q4r_status s = check_ctx(ctx)) return s;
+  if (q4r_status s = check_weights(w, 1)) return s;
+  std::size_t need;
+  if (q4r_status s = q4r_workspace_size(w->layout, w->n, m, w->k, &need)) return s;
+  if (workspace ? workspace_size < need : workspace_size != 0) {
+    return fail(Q4R_E_SIZE, "workspace is %zu bytes; this matmul needs %zu (or NULL and 0)",
+                workspace_size, need);
+  }
+  if (q4r_status s = check_x_y(w, x, x_stride, m, y, y_stride)) return s;
+  std::unique_ptr<uint8_t[]> owned;
+  auto* ws = static_cast<uint8_t*>(workspace);
+  if (!ws) {
+    owned.reset(new (std::nothrow) uint8_t[need]);
+    if (!owned) return fail(Q4R_E_NOMEM, "cannot allocate a %zu-byte workspace", need);
+    ws = owned.get();
+  }
+  parallel_matmul(kernels_for(ctx->isa), ctx->executor(), w->type, w->layout,
+                  static_cast<const uint8_t*>(w->data), w->n, w->k, x, x_stride, m, y, y_stride,
+                  ws);
+  return Q4R_OK;
+}
+
+}  // extern "C"
