@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs q4repack into a temporary prefix (cmake --install) and builds examples/consumer against
+# it twice: with find_package (static, shared and C++ targets) and with pkg-config; runs them all.
+# Reuses build/release when it exists (scripts/test.sh builds it first), else configures its own.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+prefix=$tmp/prefix
+
+build=build/release
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  build=$tmp/build
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DQ4R_BUILD_TESTS=OFF \
+    -DQ4R_BUILD_BENCH=OFF -DQ4R_BUILD_EXAMPLES=OFF >/dev/null
+fi
+cmake --build "$build" -j2
+cmake --install "$build" --prefix "$prefix" >/dev/null
+
+echo "--- installed files"
+(cd "$prefix" && find . -type f -o -type l | sort)
+pc=$(find "$prefix" -name q4repack.pc | head -1)
+[ -n "$pc" ] || { echo "q4repack.pc not installed"; exit 1; }
+libdir=$(dirname "$(dirname "$pc")")
+for f in include/q4repack/q4repack.h include/q4repack/q4repack.hpp; do
+  [ -f "$prefix/$f" ] || { echo "missing $f"; exit 1; }
+done
+for f in libq4repack.a libq4repack.so libq4repack.so.0 cmake/q4repack/q4repackConfig.cmake \
+  cmake/q4repack/q4repackConfigVersion.cmake pkgconfig/q4repack.pc; do
+  [ -e "$libdir/$f" ] || { echo "missing $libdir/$f"; exit 1; }
+done
+soname=$(objdump -p "$libdir/libq4repack.so" | awk '/SONAME/ {print $2}')
+[ "$soname" = "libq4repack.so.0" ] || { echo "SONAME is '$soname', expected libq4repack.so.0"; exit 1; }
+if grep -q 'Q4R_BUILD_TOOLS:BOOL=ON' "$build/CMakeCache.txt"; then
+  [ -x "$prefix/bin/q4repack" ] || { echo "missing bin/q4repack"; exit 1; }
+fi
+# Only the C API is exported from the shared library.
+if nm -D --defined-only "$libdir/libq4repack.so" | awk '{print $3}' | grep -v '^q4r_' | grep -v '^_' ; then
+  echo "shared library exports symbols outside q4r_*"; exit 1
+fi
+
+echo "--- find_package consumer"
+cmake -S examples/consumer -B "$tmp/consumer" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build "$tmp/consumer" -j2
+"$tmp/consumer/consumer_static"
+"$tmp/consumer/consumer_shared"
+"$tmp/consumer/consumer_cpp"
+# The shared consumer really uses the installed .so.
+ldd "$tmp/consumer/consumer_shared" | grep -q "$libdir/libq4repack.so.0" ||
+  { echo "consumer_shared does not load the installed library"; exit 1; }
+
+echo "--- pkg-config consumer"
+export PKG_CONFIG_PATH=$libdir/pkgconfig
+[ "$(pkg-config --modversion q4repack)" = "$(awk '/^Version:/ {print $2}' "$libdir/pkgconfig/q4repack.pc")" ]
+cc -o "$tmp/pc_consumer" "$root/examples/consumer/consumer.c" $(pkg-config --cflags --libs q4repack) -lm
+LD_LIBRARY_PATH=$libdir "$tmp/pc_consumer"
+c++ -std=c++17 -o "$tmp/pc_consumer_cpp" "$root/examples/consumer/consumer.cpp" \
+  $(pkg-config --cflags --libs q4repack)
+LD_LIBRARY_PATH=$libdir "$tmp/pc_consumer_cpp"
+echo "install: ok"
