@@ -16,7 +16,8 @@
   X(repack, "plain blocks -> interleaved layout 4x4 / 4x8 / 8x8 (IN may equal OUT: in place)")  \
   X(unpack, "interleaved layout -> plain blocks (the exact inverse of repack)")                 \
   X(matmul, "Y = X * W^T with weights in any layout, on the selected instruction set")          \
-  X(validate, "check every layout and instruction set here against the scalar reference")
+  X(validate, "check every layout and instruction set here against the scalar reference")       \
+  X(bench, "plain baseline vs repacked layouts on model shapes: time, GB/s, GOPS, speedup")
 
 #define Q4R_DECLARE(name, help) int cmd_##name(int argc, char** argv);
 Q4R_COMMANDS(Q4R_DECLARE)
