@@ -18,6 +18,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+constexpr double kMaxCallSeconds = 5;
+
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
@@ -137,6 +139,7 @@ class Runner {
   std::map<int, double> bandwidth_;     // GB/s per thread count
   std::map<int, double> compute_roof_;  // GOPS per thread count (in-cache GEMM)
   std::vector<Cell> cells_;
+  std::vector<std::string> skipped_;
   double total_seconds_ = 0;
 };
 
@@ -211,6 +214,19 @@ void Runner::measure_shape(const BenchShape& s, q4r_type type) {
       for (int t : o_.threads) {
         for (bool is_cold : {true, false}) {
           if (is_cold ? m > 4 : (m > 1 && m <= 4)) continue;
+          // A call predicted to take longer than kMaxCallSeconds (at the best rate this layout
+          // reached on a smaller batch) is skipped: it only happens with the scalar fallback.
+          const double ops = 2.0 * m * s.n * s.k;
+          double rate = 0;
+          for (const Cell& c : cells) {
+            if (c.layout == layout && c.threads == t) rate = std::max(rate, c.gops() * 1e9);
+          }
+          if (rate > 0 && ops / rate > kMaxCallSeconds) {
+            skipped_.push_back(s.name + " " + q4r_type_name(type) + " " + q4r_layout_name(layout) +
+                               " M=" + std::to_string(m) + " (~" +
+                               std::to_string(static_cast<int>(ops / rate)) + " s per call)");
+            continue;
+          }
           WeightCopies& w = is_cold ? *cold : *warm;
           WorkerPool& p = pool(t);
           const Timing tm = time_calls([&] { mm.run(p, w.next(), x.data()); }, o_.cell_seconds);
@@ -406,6 +422,10 @@ int Runner::run() {
   }
   print_summary();
   print_goals();
+  if (!skipped_.empty()) {
+    std::printf("\nskipped, too slow on this ISA (> %g s per call):\n", kMaxCallSeconds);
+    for (const std::string& s : skipped_) std::printf("  %s\n", s.c_str());
+  }
   total_seconds_ = seconds_since(start);
   std::printf("\n(%.0f s; a shared or busy machine adds noise: compare ratios from one run)\n",
               total_seconds_);
