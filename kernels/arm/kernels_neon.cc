@@ -1,8 +1,390 @@
-// Placeholder: the neon kernels land here. Until then the dispatcher uses the scalar entries.
+// ARMv8.0 Advanced SIMD kernels (Cortex-A53/A72 class: no SDOT, no SMMLA), built with
+// -march=armv8-a only. Also home of the ARM activation quantizers, which the dotprod and i8mm
+// levels reuse through fill_kernels_neon (they round the same way on every ARM level).
+//
+// Integer dot products without SDOT: widening multiplies (vmull_s8 / vmlal_s8) into int16 lanes,
+// then pairwise widening adds (vpaddlq / vpadalq) into int32. Weights are decoded to their true
+// values here (Q4_0: -8..7, IQ4_NL: codebook -127..113), not the x16 form the SDOT kernels use,
+// so that an int16 lane holds 8 Q4_0 products (8 * 8 * 128 <= 8192) or 2 IQ4_NL products
+// (2 * 127 * 128 <= 32512) without overflow.
+//
+// Every layout is first brought into "column quads": for each 4-column subgroup of a row group,
+// 4 vectors whose 32-bit lane j holds 4 consecutive quant bytes of column j (4x4 is already in that
+// form; the B=8 layouts need one vuzp1/vuzp2 pair per 32 bytes). One kernel body then serves every
+// (type, N, B). Semantics: kernels/kernel_table.h, FORMATS.md B.4.
+#include <arm_neon.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <xsimd/xsimd.hpp>
+
 #include "kernel_table.h"
+#include "lib/formats.h"
 
 namespace q4r {
+namespace {
+
+// Compile-time loop: calls f(std::integral_constant<int, I>) for I in [Begin, End), so that lane
+// indices built from I are constants.
+template <int Begin, int End, class F>
+inline void unroll(F&& f) {
+  if constexpr (Begin < End) {
+    f(std::integral_constant<int, Begin>{});
+    unroll<Begin + 1, End>(f);
+  }
+}
+
+inline float half_at(const uint8_t* p) {
+  __fp16 h;
+  std::memcpy(&h, p, 2);
+  return static_cast<float>(h);
+}
+
+// Four consecutive fp16 scales.
+inline float32x4_t halves4(const uint8_t* p) {
+  return vcvt_f32_f16(vreinterpret_f16_u8(vld1_u8(p)));
+}
+
+inline int32_t load_i32(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// ---------------------------------------------------------------- weight decoders (true values)
+struct Q4_0Packed {  // nibbles XORed with 0x88: each is a 4-bit two's-complement value
+  static constexpr int kProductsPerI16 = 8;
+  void decode(uint8x16_t b, int8x16_t& lo, int8x16_t& hi) const {
+    const int8x16_t s = vreinterpretq_s8_u8(b);
+    lo = vshrq_n_s8(vshlq_n_s8(s, 4), 4);
+    hi = vshrq_n_s8(s, 4);
+  }
+};
+struct Q4_0Plain {  // biased nibbles (u - 8): XOR 0x88 in the register, then as above
+  static constexpr int kProductsPerI16 = 8;
+  void decode(uint8x16_t b, int8x16_t& lo, int8x16_t& hi) const {
+    Q4_0Packed().decode(veorq_u8(b, vdupq_n_u8(kQ4_0RepackXor)), lo, hi);
+  }
+};
+struct Iq4nl {  // codebook indices: one TBL lookup per nibble
+  static constexpr int kProductsPerI16 = 2;
+  int8x16_t table = vld1q_s8(kIq4nlValues);
+  void decode(uint8x16_t b, int8x16_t& lo, int8x16_t& hi) const {
+    lo = vqtbl1q_s8(table, vandq_u8(b, vdupq_n_u8(0x0F)));
+    hi = vqtbl1q_s8(table, vshrq_n_u8(b, 4));
+  }
+};
+
+// Raw quant bytes of the 4-column subgroup h of one interleaved block (qs = first quant byte) as
+// column quads: q[i] lane j = bytes 4i..4i+3 of column 4h+j.
+template <int N, int B>
+inline void load_quads(const uint8_t* qs, int h, uint8x16_t q[4]) {
+  if constexpr (B == 4) {
+    static_assert(N == 4, "chunk 4 exists only for 4 rows");
+    for (int i = 0; i < 4; ++i) q[i] = vld1q_u8(qs + 16 * i);
+  } else {
+    // B = 8: each 16 bytes hold 8 bytes of two columns; bytes 0-7 of all N columns come first.
+    for (int half = 0; half < 2; ++half) {
+      const uint8_t* p = qs + half * 8 * N + 32 * h;
+      const uint32x4_t c01 = vreinterpretq_u32_u8(vld1q_u8(p));
+      const uint32x4_t c23 = vreinterpretq_u32_u8(vld1q_u8(p + 16));
+      q[2 * half] = vreinterpretq_u8_u32(vuzp1q_u32(c01, c23));
+      q[2 * half + 1] = vreinterpretq_u8_u32(vuzp2q_u32(c01, c23));
+    }
+  }
+}
+
+// Decoded weights of a subgroup: w[t] lane j = the 4 values k = 4t..4t+3 of column 4h+j
+// (t < 4 from the low nibbles, t >= 4 from the high nibbles).
+template <class W, int N, int B>
+inline void load_weights(const W& dec, const uint8_t* qs, int h, int8x16_t w[8]) {
+  uint8x16_t q[4];
+  load_quads<N, B>(qs, h, q);
+  for (int i = 0; i < 4; ++i) dec.decode(q[i], w[i], w[i + 4]);
+}
+
+// Byte offset of activation values k = 4t..4t+3 of row m in one activation block: a plain Q8_0
+// row (B = 0) or a block_q8_0x4 with chunk B (FORMATS.md B.3.2).
+constexpr int act_offset(int B, int m, int t) {
+  return B == 0 ? 4 * t : (4 * t / B) * 4 * B + m * B + (4 * t) % B;
+}
+
+// Integer dots of 4 columns (decoded quads w) with activation row M of block aq.
+template <class W, int B, int M>
+inline int32x4_t dot_cols4(const int8x16_t w[8], const int8_t* aq) {
+  int8x16_t act[8];
+  unroll<0, 8>([&](auto quad) {
+    constexpr int T = decltype(quad)::value;
+    act[T] = vreinterpretq_s8_s32(vdupq_n_s32(load_i32(aq + act_offset(B, M, T))));
+  });
+  if constexpr (W::kProductsPerI16 >= 8) {
+    int16x8_t lo = vmull_s8(vget_low_s8(w[0]), vget_low_s8(act[0]));
+    int16x8_t hi = vmull_high_s8(w[0], act[0]);
+    for (int t = 1; t < 8; ++t) {
+      lo = vmlal_s8(lo, vget_low_s8(w[t]), vget_low_s8(act[t]));
+      hi = vmlal_high_s8(hi, w[t], act[t]);
+    }
+    // lo: columns 0,1 (4 int16 each); hi: columns 2,3.
+    return vpaddq_s32(vpaddlq_s16(lo), vpaddlq_s16(hi));
+  } else {
+    int32x4_t acc_lo = vdupq_n_s32(0);
+    int32x4_t acc_hi = vdupq_n_s32(0);
+    for (int t = 0; t < 4; ++t) {  // two products per int16 lane: quads t and t + 4
+      int16x8_t lo = vmull_s8(vget_low_s8(w[t]), vget_low_s8(act[t]));
+      lo = vmlal_s8(lo, vget_low_s8(w[t + 4]), vget_low_s8(act[t + 4]));
+      int16x8_t hi = vmull_high_s8(w[t], act[t]);
+      hi = vmlal_high_s8(hi, w[t + 4], act[t + 4]);
+      acc_lo = vpadalq_s16(acc_lo, lo);
+      acc_hi = vpadalq_s16(acc_hi, hi);
+    }
+    return vpaddq_s32(acc_lo, acc_hi);
+  }
+}
+
+// ---------------------------------------------------------------- GEMV / GEMM
+template <class W, int N, int B>
+void gemv(int k, float* s, const void* vw, const void* va, int nc) {
+  const int nb = k / kBlockValues;
+  const auto* w = static_cast<const uint8_t*>(vw);
+  const auto* a = static_cast<const uint8_t*>(va);
+  const W dec;
+  for (int x = 0; x < nc / N; ++x) {
+    float32x4_t sumf[N / 4];
+    for (int h = 0; h < N / 4; ++h) sumf[h] = vdupq_n_f32(0.f);
+    for (int l = 0; l < nb; ++l) {
+      const uint8_t* wb = w + (static_cast<int64_t>(x) * nb + l) * kQ4BlockBytes * N;
+      const uint8_t* ab = a + static_cast<int64_t>(l) * kQ8BlockBytes;
+      const float da = half_at(ab);
+      for (int h = 0; h < N / 4; ++h) {
+        int8x16_t wq[8];
+        load_weights<W, N, B>(dec, wb + 2 * N, h, wq);
+        const int32x4_t isum = dot_cols4<W, 0, 0>(wq, reinterpret_cast<const int8_t*>(ab + 2));
+        const float32x4_t scale = vmulq_n_f32(halves4(wb + 8 * h), da);
+        sumf[h] = vfmaq_f32(sumf[h], vcvtq_f32_s32(isum), scale);
+      }
+    }
+    for (int h = 0; h < N / 4; ++h) vst1q_f32(s + x * N + 4 * h, sumf[h]);
+  }
+}
+
+// G groups of 4 activation rows (starting at group y0) against every column group: weights are
+// decoded once per block and used for 4*G rows.
+template <class W, int N, int B, int G>
+void gemm_rows(int nb, float* s, std::size_t bs, const uint8_t* w, const uint8_t* a, int y0,
+               int nc) {
+  const W dec;
+  for (int x = 0; x < nc / N; ++x) {
+    for (int h = 0; h < N / 4; ++h) {
+      float32x4_t acc[4 * G];
+      for (int i = 0; i < 4 * G; ++i) acc[i] = vdupq_n_f32(0.f);
+      for (int l = 0; l < nb; ++l) {
+        const uint8_t* wb = w + (static_cast<int64_t>(x) * nb + l) * kQ4BlockBytes * N;
+        int8x16_t wq[8];
+        load_weights<W, N, B>(dec, wb + 2 * N, h, wq);
+        const float32x4_t dw = halves4(wb + 8 * h);
+        for (int g = 0; g < G; ++g) {
+          const uint8_t* ab = a + (static_cast<int64_t>(y0 + g) * nb + l) * kQ8x4BlockBytes;
+          const auto* aq = reinterpret_cast<const int8_t*>(ab + 8);
+          const float32x4_t da = halves4(ab);
+          unroll<0, 4>([&](auto row) {
+            constexpr int M = decltype(row)::value;
+            const int32x4_t isum = dot_cols4<W, B, M>(wq, aq);
+            acc[4 * g + M] =
+                vfmaq_f32(acc[4 * g + M], vcvtq_f32_s32(isum), vmulq_laneq_f32(dw, da, M));
+          });
+        }
+      }
+      for (int g = 0; g < G; ++g) {
+        for (int m = 0; m < 4; ++m) {
+          vst1q_f32(s + (static_cast<std::size_t>(4 * (y0 + g) + m)) * bs + x * N + 4 * h,
+                    acc[4 * g + m]);
+        }
+      }
+    }
+  }
+}
+
+template <class W, int N, int B>
+void gemm(int k, float* s, std::size_t bs, const void* vw, const void* va, int nr, int nc) {
+  const int nb = k / kBlockValues;
+  const auto* w = static_cast<const uint8_t*>(vw);
+  const auto* a = static_cast<const uint8_t*>(va);
+  int y = 0;
+  for (; y + 4 <= nr / 4; y += 4) gemm_rows<W, N, B, 4>(nb, s, bs, w, a, y, nc);
+  for (; y < nr / 4; ++y) gemm_rows<W, N, B, 1>(nb, s, bs, w, a, y, nc);
+}
+
+// ---------------------------------------------------------------- plain rows
+// Integer dot of one plain weight block (16 quant bytes) with one Q8_0 block, as 4 int32 partials.
+template <class W>
+inline int32x4_t plain_partials(const W& dec, const uint8_t* qs, int8x16_t a0, int8x16_t a1) {
+  int8x16_t lo, hi;
+  dec.decode(vld1q_u8(qs), lo, hi);
+  int16x8_t p = vmull_s8(vget_low_s8(lo), vget_low_s8(a0));
+  p = vmlal_s8(p, vget_low_s8(hi), vget_low_s8(a1));
+  int16x8_t q = vmull_high_s8(lo, a0);
+  q = vmlal_high_s8(q, hi, a1);
+  return vpadalq_s16(vpaddlq_s16(p), q);
+}
+
+template <class W>
+void plain(int k, float* s, std::size_t bs, const void* vw, int nc, const void* va, int nr) {
+  const int nb = k / kBlockValues;
+  const int64_t wrow = static_cast<int64_t>(nb) * kQ4BlockBytes;
+  const auto* w = static_cast<const uint8_t*>(vw);
+  const auto* a = static_cast<const uint8_t*>(va);
+  const W dec;
+  for (int m = 0; m < nr; ++m) {
+    const uint8_t* arow = a + static_cast<int64_t>(m) * nb * kQ8BlockBytes;
+    int c = 0;
+    for (; c + 4 <= nc; c += 4) {  // 4 columns at a time, one float vector
+      float32x4_t sumf = vdupq_n_f32(0.f);
+      for (int l = 0; l < nb; ++l) {
+        const uint8_t* ab = arow + l * kQ8BlockBytes;
+        const int8x16_t a0 = vld1q_s8(reinterpret_cast<const int8_t*>(ab + 2));
+        const int8x16_t a1 = vld1q_s8(reinterpret_cast<const int8_t*>(ab + 18));
+        int32x4_t part[4];
+        uint16_t dw[4];
+        for (int j = 0; j < 4; ++j) {
+          const uint8_t* wb = w + (c + j) * wrow + l * kQ4BlockBytes;
+          part[j] = plain_partials(dec, wb + 2, a0, a1);
+          std::memcpy(&dw[j], wb, 2);
+        }
+        const int32x4_t isum =
+            vpaddq_s32(vpaddq_s32(part[0], part[1]), vpaddq_s32(part[2], part[3]));
+        const float32x4_t scale =
+            vmulq_n_f32(vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(dw))), half_at(ab));
+        sumf = vfmaq_f32(sumf, vcvtq_f32_s32(isum), scale);
+      }
+      vst1q_f32(s + m * bs + c, sumf);
+    }
+    for (; c < nc; ++c) {
+      float sumf = 0.f;
+      for (int l = 0; l < nb; ++l) {
+        const uint8_t* ab = arow + l * kQ8BlockBytes;
+        const uint8_t* wb = w + c * wrow + l * kQ4BlockBytes;
+        const int8x16_t a0 = vld1q_s8(reinterpret_cast<const int8_t*>(ab + 2));
+        const int8x16_t a1 = vld1q_s8(reinterpret_cast<const int8_t*>(ab + 18));
+        const int32_t isum = vaddvq_s32(plain_partials(dec, wb + 2, a0, a1));
+        sumf += static_cast<float>(isum) * (half_at(wb) * half_at(ab));
+      }
+      s[m * bs + c] = sumf;
+    }
+  }
+}
+
+// ---------------------------------------------------------------- activation quantizers
+// GGML's NEON rounding (quantize_row_q8_0 / ggml_quantize_mat_q8_0_4x{4,8} on ARM): per block of
+// 32, d = amax / 127, multiplier id = 1/d (0 for an all-zero block), q = round-to-nearest-even of
+// x * id (vcvtnq_s32_f32), d stored as fp16 (round to nearest even). The float side is xsimd on
+// neon64; xsimd 8.1 has no narrowing, so the int32 -> int8 step is NEON.
+using FloatBatch = xsimd::batch<float, xsimd::neon64>;
+
+// One block of 32 floats -> q[0] (values 0..15), q[1] (16..31); returns d (fp32).
+inline float quant_block(const float* x, int8x16_t q[2]) {
+  FloatBatch v[8];
+  for (int i = 0; i < 8; ++i) v[i] = FloatBatch::load_unaligned(x + 4 * i);
+  FloatBatch amax = xsimd::abs(v[0]);
+  for (int i = 1; i < 8; ++i) amax = xsimd::max(amax, xsimd::abs(v[i]));
+  const float d = vmaxvq_f32(amax) / 127.f;
+  const float id = d != 0.f ? 1.f / d : 0.f;
+  const FloatBatch vid(id);
+  int16x8_t h[4];
+  for (int i = 0; i < 4; ++i) {
+    const int32x4_t q0 = xsimd::nearbyint_as_int(v[2 * i] * vid);
+    const int32x4_t q1 = xsimd::nearbyint_as_int(v[2 * i + 1] * vid);
+    h[i] = vcombine_s16(vmovn_s32(q0), vmovn_s32(q1));
+  }
+  q[0] = vcombine_s8(vmovn_s16(h[0]), vmovn_s16(h[1]));
+  q[1] = vcombine_s8(vmovn_s16(h[2]), vmovn_s16(h[3]));
+  return d;
+}
+
+inline void store_half(uint8_t* p, float d) {
+  const __fp16 h = static_cast<__fp16>(d);
+  std::memcpy(p, &h, 2);
+}
+
+void quant_rows(const float* x, std::size_t x_stride, void* vy, int k, int nrows) {
+  auto* y = static_cast<uint8_t*>(vy);
+  const int nb = k / kBlockValues;
+  for (int r = 0; r < nrows; ++r) {
+    for (int l = 0; l < nb; ++l) {
+      uint8_t* yb = y + (static_cast<int64_t>(r) * nb + l) * kQ8BlockBytes;
+      int8x16_t q[2];
+      store_half(yb, quant_block(x + r * x_stride + l * kBlockValues, q));
+      vst1q_s8(reinterpret_cast<int8_t*>(yb + 2), q[0]);
+      vst1q_s8(reinterpret_cast<int8_t*>(yb + 18), q[1]);
+    }
+  }
+}
+
+// 4 rows -> block_q8_0x4 with chunk B: the rows are quantized like quant_rows, then interleaved in
+// registers (B = 4: 4x4 transpose of 32-bit lanes; B = 8: zips of 64-bit lanes).
+template <int B>
+void quant_x4(const float* x, std::size_t x_stride, void* vy, int k, int ngroups) {
+  auto* y = static_cast<uint8_t*>(vy);
+  const int nb = k / kBlockValues;
+  for (int g = 0; g < ngroups; ++g) {
+    for (int l = 0; l < nb; ++l) {
+      uint8_t* yb = y + (static_cast<int64_t>(g) * nb + l) * kQ8x4BlockBytes;
+      int8x16_t q[4][2];
+      for (int m = 0; m < 4; ++m) {
+        store_half(yb + 2 * m, quant_block(x + (4 * g + m) * x_stride + l * kBlockValues, q[m]));
+      }
+      auto* out = reinterpret_cast<int8_t*>(yb + 8);
+      for (int half = 0; half < 2; ++half) {  // values 0..15, then 16..31
+        if constexpr (B == 4) {
+          const int32x4_t r0 = vreinterpretq_s32_s8(q[0][half]);
+          const int32x4_t r1 = vreinterpretq_s32_s8(q[1][half]);
+          const int32x4_t r2 = vreinterpretq_s32_s8(q[2][half]);
+          const int32x4_t r3 = vreinterpretq_s32_s8(q[3][half]);
+          const int64x2_t t0 = vreinterpretq_s64_s32(vtrn1q_s32(r0, r1));
+          const int64x2_t t1 = vreinterpretq_s64_s32(vtrn2q_s32(r0, r1));
+          const int64x2_t t2 = vreinterpretq_s64_s32(vtrn1q_s32(r2, r3));
+          const int64x2_t t3 = vreinterpretq_s64_s32(vtrn2q_s32(r2, r3));
+          vst1q_s8(out + 64 * half + 0, vreinterpretq_s8_s64(vtrn1q_s64(t0, t2)));
+          vst1q_s8(out + 64 * half + 16, vreinterpretq_s8_s64(vtrn1q_s64(t1, t3)));
+          vst1q_s8(out + 64 * half + 32, vreinterpretq_s8_s64(vtrn2q_s64(t0, t2)));
+          vst1q_s8(out + 64 * half + 48, vreinterpretq_s8_s64(vtrn2q_s64(t1, t3)));
+        } else {
+          const int64x2_t r0 = vreinterpretq_s64_s8(q[0][half]);
+          const int64x2_t r1 = vreinterpretq_s64_s8(q[1][half]);
+          const int64x2_t r2 = vreinterpretq_s64_s8(q[2][half]);
+          const int64x2_t r3 = vreinterpretq_s64_s8(q[3][half]);
+          vst1q_s8(out + 64 * half + 0, vreinterpretq_s8_s64(vzip1q_s64(r0, r1)));
+          vst1q_s8(out + 64 * half + 16, vreinterpretq_s8_s64(vzip1q_s64(r2, r3)));
+          vst1q_s8(out + 64 * half + 32, vreinterpretq_s8_s64(vzip2q_s64(r0, r1)));
+          vst1q_s8(out + 64 * half + 48, vreinterpretq_s8_s64(vzip2q_s64(r2, r3)));
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
 void fill_kernels_neon(KernelTable* t) {
   t->name = "neon";
+  t->quant_rows = quant_rows;
+  t->quant_x4[kChunk4] = quant_x4<4>;
+  t->quant_x4[kChunk8] = quant_x4<8>;
+  t->plain[kQ4_0] = plain<Q4_0Plain>;
+  t->plain[kIQ4_NL] = plain<Iq4nl>;
+  t->gemv[kQ4_0][k4x4] = gemv<Q4_0Packed, 4, 4>;
+  t->gemv[kQ4_0][k4x8] = gemv<Q4_0Packed, 4, 8>;
+  t->gemv[kQ4_0][k8x8] = gemv<Q4_0Packed, 8, 8>;
+  t->gemv[kIQ4_NL][k4x4] = gemv<Iq4nl, 4, 4>;
+  t->gemv[kIQ4_NL][k4x8] = gemv<Iq4nl, 4, 8>;
+  t->gemv[kIQ4_NL][k8x8] = gemv<Iq4nl, 8, 8>;
+  t->gemm[kQ4_0][k4x4] = gemm<Q4_0Packed, 4, 4>;
+  t->gemm[kQ4_0][k4x8] = gemm<Q4_0Packed, 4, 8>;
+  t->gemm[kQ4_0][k8x8] = gemm<Q4_0Packed, 8, 8>;
+  t->gemm[kIQ4_NL][k4x4] = gemm<Iq4nl, 4, 4>;
+  t->gemm[kIQ4_NL][k4x8] = gemm<Iq4nl, 4, 8>;
+  t->gemm[kIQ4_NL][k8x8] = gemm<Iq4nl, 8, 8>;
 }
+
 }  // namespace q4r
