@@ -7,13 +7,13 @@
 
 #include <q4repack/q4repack.h>
 
-#define CHECK(call)                                                                      \
-  do {                                                                                   \
-    q4r_status s_ = (call);                                                              \
-    if (s_ != Q4R_OK) {                                                                  \
+#define CHECK(call)                                                                       \
+  do {                                                                                    \
+    q4r_status s_ = (call);                                                               \
+    if (s_ != Q4R_OK) {                                                                   \
       fprintf(stderr, "%s failed: %s (%s)\n", #call, q4r_strerror(s_), q4r_last_error()); \
-      return 1;                                                                          \
-    }                                                                                    \
+      return 1;                                                                           \
+    }                                                                                     \
   } while (0)
 
 int main(void) {
