@@ -107,9 +107,22 @@ q4r_status check_floats(const char* what, const float* p) {
 }
 
 // [a, a + a_size) and [b, b + b_size) share a byte.
+// Written with differences so that huge sizes cannot wrap around.
 bool overlap(const void* a, std::size_t a_size, const void* b, std::size_t b_size) {
   const auto pa = reinterpret_cast<uintptr_t>(a), pb = reinterpret_cast<uintptr_t>(b);
-  return pa < pb + b_size && pb < pa + a_size;
+  if (a_size == 0 || b_size == 0) return false;
+  return pa >= pb ? pa - pb < b_size : pb - pa < a_size;
+}
+
+// Bytes spanned by `rows` float rows of `cols` values at a stride of `stride` floats (saturates).
+std::size_t float_span(int64_t rows, std::size_t stride, int64_t cols) {
+  std::size_t floats;
+  if (__builtin_mul_overflow(static_cast<std::size_t>(rows - 1), stride, &floats) ||
+      __builtin_add_overflow(floats, static_cast<std::size_t>(cols), &floats) ||
+      __builtin_mul_overflow(floats, sizeof(float), &floats)) {
+    return SIZE_MAX;
+  }
+  return floats;
 }
 bool overlap(const void* a, const void* b, std::size_t size) {
   return overlap(a, size, b, size);
@@ -345,6 +358,9 @@ q4r_status q4r_quantize(q4r_type type, const float* src, int64_t n, int64_t k, c
   if (imatrix) {
     if (type == Q4R_TYPE_Q8_0) return fail(Q4R_E_UNSUPPORTED, "q8_0 takes no importance matrix");
     if (q4r_status s = check_floats("imatrix", imatrix)) return s;
+    if (overlap(imatrix, static_cast<std::size_t>(k) * 4, dst, want)) {
+      return fail(Q4R_E_OVERLAP, "imatrix and dst overlap");
+    }
     for (int64_t j = 0; j < k; ++j) {
       if (!std::isfinite(imatrix[j]) || imatrix[j] < 0.f) {
         return fail(Q4R_E_VALUE, "imatrix[%lld] = %g is not a finite non-negative weight",
@@ -433,6 +449,9 @@ q4r_status q4r_quantize_q8_0_rows(const float* x, size_t x_stride, int64_t m, in
   if (q4r_status s = check_ptr("dst", dst)) return s;
   if (q4r_status s = check_size("dst", dst_size, plan.bytes)) return s;
   if (q4r_status s = check_x(x, x_stride, m, k)) return s;
+  if (overlap(x, float_span(m, x_stride, k), dst, dst_size)) {
+    return fail(Q4R_E_OVERLAP, "x and dst overlap");
+  }
   active_kernels().quant_rows(x, x_stride, dst, static_cast<int>(k), static_cast<int>(m));
   return Q4R_OK;
 }
@@ -447,6 +466,9 @@ q4r_status q4r_quantize_q8_0_x4(const float* x, size_t x_stride, int64_t m, int6
   if (q4r_status s = check_ptr("dst", dst)) return s;
   if (q4r_status s = check_size("dst", dst_size, plan.bytes)) return s;
   if (q4r_status s = check_x(x, x_stride, m, k)) return s;
+  if (overlap(x, float_span(m, x_stride, k), dst, dst_size)) {
+    return fail(Q4R_E_OVERLAP, "x and dst overlap");
+  }
   active_kernels().quant_x4[chunk == 4 ? kChunk4 : kChunk8](x, x_stride, dst, static_cast<int>(k),
                                                             static_cast<int>(m / 4));
   return Q4R_OK;
@@ -480,6 +502,9 @@ q4r_status q4r_quantize_activations_rows(q4r_layout layout, int64_t n, const flo
                 (long long)row_begin, (long long)row_end, (long long)m);
   }
   if (q4r_status s = check_x(x, x_stride, m, k)) return s;
+  if (overlap(x, float_span(m, x_stride, k), workspace, workspace_size)) {
+    return fail(Q4R_E_OVERLAP, "x and workspace overlap");
+  }
   quantize_activation_rows(active_kernels(), layout, n, x, x_stride, m, k, row_begin, row_end,
                            static_cast<uint8_t*>(workspace));
   return Q4R_OK;
@@ -515,6 +540,10 @@ q4r_status q4r_run(q4r_type type, q4r_layout layout, const void* w, size_t w_siz
                 "column range [%lld, %lld) of %lld: bounds must be multiples of %lld (or n)",
                 (long long)col_begin, (long long)col_end, (long long)n, (long long)step);
   }
+  const std::size_t y_span = float_span(m, y_stride, n);
+  if (overlap(y, y_span, w, w_size) || overlap(y, y_span, workspace, workspace_size)) {
+    return fail(Q4R_E_OVERLAP, "y overlaps the weights or the workspace");
+  }
   run_columns(active_kernels(), type, layout, static_cast<const uint8_t*>(w), n, k,
               static_cast<const uint8_t*>(workspace), m, y, y_stride, col_begin, col_end);
   return Q4R_OK;
@@ -532,6 +561,10 @@ q4r_status q4r_matmul(q4r_type type, q4r_layout layout, const void* w, size_t w_
   if (q4r_status s = tensor_size(type, n, k, &want)) return s;
   if (q4r_status s = check_size("w", w_size, want)) return s;
   if (q4r_status s = check_x(x, static_cast<std::size_t>(k), m, k)) return s;
+  const std::size_t y_span = float_span(m, static_cast<std::size_t>(n), n);
+  if (overlap(y, y_span, w, w_size) || overlap(y, y_span, x, float_span(m, k, k))) {
+    return fail(Q4R_E_OVERLAP, "y overlaps the weights or x");
+  }
   std::unique_ptr<uint8_t[]> ws(new (std::nothrow) uint8_t[plan.bytes]);
   if (!ws) return fail(Q4R_E_NOMEM, "cannot allocate a %zu-byte workspace", plan.bytes);
   PoolRef pool;
