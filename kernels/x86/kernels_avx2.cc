@@ -1,6 +1,6 @@
 // AVX2 (+FMA, F16C) kernels: the GEMV / GEMM / plain template of lut_kernels_x86.inc with
-// maddubs+madd products, and the x86 activation quantizers (xsimd for the float side, intrinsics for
-// packing). Built with -mavx2 -mfma -mf16c only (cmake/Q4rKernels.cmake).
+// maddubs+madd products, and the x86 activation quantizers (xsimd for the float side, intrinsics
+// for packing). Built with -mavx2 -mfma -mf16c only (cmake/Q4rKernels.cmake).
 #include <immintrin.h>
 
 #include <cstddef>
