@@ -98,9 +98,11 @@ int cmd_inspect(int argc, char** argv) {
   }
   std::printf("\n%zu of %zu tensors repackable (%" PRIu64 " of %" PRIu64 " tensor bytes)\n",
               repackable, f.tensors.size(), repackable_bytes, total);
-  for (const GgufWeightShape& s : gguf_weight_shapes(f)) {
-    std::printf("  shape %-6s %6" PRId64 " x %-6" PRId64 " x %" PRId64 "\n", q4r_type_name(s.type),
-                s.rows, s.k, s.count);
+  const auto shapes = gguf_weight_shapes(f);
+  if (!shapes.empty()) std::printf("distinct weight matrices (rows x k: count):\n");
+  for (const GgufWeightShape& s : shapes) {
+    std::printf("  %-6s %6" PRId64 " x %-6" PRId64 ": %" PRId64 "\n", q4r_type_name(s.type), s.rows,
+                s.k, s.count);
   }
 
   if (a.has("json")) {
