@@ -13,6 +13,7 @@
 #include "lib/fp16.h"
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -63,7 +64,9 @@ __attribute__((target("f16c"))) float f16c_to_float(uint16_t h) {
   return _cvtsh_ss(h);
 }
 bool have_hw() {
-  return __builtin_cpu_supports("f16c");
+  // CPUID.1:ECX.F16C (clang 14 rejects __builtin_cpu_supports("f16c")).
+  unsigned a, b, c, d;
+  return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
 }
 uint16_t hw_to_half(float f) {
   return f16c_to_half(f);
