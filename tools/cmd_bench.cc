@@ -1,5 +1,7 @@
 // q4repack bench: the plain baseline against repacked layouts on model-shaped weights, with this
 // machine's memory bandwidth as the yardstick (the measurement itself is in bench_runner.cc).
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -30,6 +32,25 @@ std::vector<int> int_list(const std::string& option, const std::string& text, in
   return out;
 }
 
+// "4096x4096,1024x4096" -> shapes named by their dimensions, once each.
+std::vector<q4r::bench::BenchShape> parse_shapes(const std::string& text) {
+  std::vector<q4r::bench::BenchShape> out;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    const std::size_t end = std::min(text.find(',', pos), text.size());
+    const std::string item = text.substr(pos, end - pos);
+    long long n = 0, k = 0;
+    char extra = 0;
+    if (std::sscanf(item.c_str(), "%lldx%lld%c", &n, &k, &extra) != 2 || n <= 0 || k <= 0 ||
+        k % 32 != 0 || n > (1 << 20) || k > (1 << 20)) {
+      usage_error("--shapes: '%s' is not NxK with N, K positive, K a multiple of 32", item.c_str());
+    }
+    out.push_back({item, n, k, 1});
+    pos = end + 1;
+  }
+  return out;
+}
+
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
@@ -51,6 +72,8 @@ int cmd_bench(int argc, char** argv) {
           .flag("all-layouts", "measure 4x4, 4x8 and 8x8, not only the preferred layout")
           .option("json",
                   "also write every measurement to FILE as JSON (for scripts/plot_bench.py)")
+          .option("shapes",
+                  "comma-separated NxK weight shapes instead of the 8B layer, e.g. 4096x4096")
           .option("seconds", "time budget of one measurement in seconds (default 0.25)")
           .positionals(0, 0, "")
           .parse(argc, argv);
@@ -76,5 +99,10 @@ int cmd_bench(int argc, char** argv) {
       usage_error("--seconds must be a number between 0 and 60");
     }
   }
-  return q4r::bench::run_bench(q4r::bench::default_model_shapes(), o);
+  std::vector<q4r::bench::BenchShape> shapes = q4r::bench::default_model_shapes();
+  if (a.has("shapes")) {
+    shapes = parse_shapes(a.str("shapes"));
+    o.source = "--shapes " + a.str("shapes");
+  }
+  return q4r::bench::run_bench(shapes, o);
 }
