@@ -8,6 +8,8 @@
 //   run/<type>/<layout>/<N>x<K>/m:<M>/threads:<T>/<cold|warm>
 //       The public stateless path with the active ISA: q4r_quantize_activations_rows +
 //       q4r_run, rows and columns split over T threads of our own pool.
+//   memory/read/threads:<T>
+//       A streaming read over max(8 x L3, 256 MiB): the machine's memory bandwidth (GB counter).
 //   matmul/<type>/<layout>/<N>x<K>/m:<M>/threads:<T>
 //       q4r_matmul(n_threads = T) as one call (allocates its workspace every time).
 // "cold": the weights rotate over copies that together are >= 4 x L3, so every call streams them
@@ -163,6 +165,16 @@ void bm_matmul(benchmark::State& st, q4r_type type, q4r_layout layout, Shape s, 
   st.SetLabel(q4r_isa_name(q4r_active_isa()));
 }
 
+// The machine's streaming read bandwidth: the memory roof of the GEMV figures.
+void bm_read_bandwidth(benchmark::State& st, int threads) {
+  Buffer buf(q4r::bench::read_buffer_bytes());
+  std::memset(buf.data(), 1, buf.size());
+  q4r::bench::WorkerPool pool(threads);
+  for (auto _ : st) benchmark::DoNotOptimize(q4r::bench::read_pass(pool, buf));
+  st.counters["GB"] = benchmark::Counter(1e-9 * static_cast<double>(buf.size()),
+                                         benchmark::Counter::kIsIterationInvariantRate);
+}
+
 template <class Fn>
 void add(const std::string& name, Fn&& fn) {
   benchmark::RegisterBenchmark(name.c_str(), std::forward<Fn>(fn))
@@ -171,6 +183,10 @@ void add(const std::string& name, Fn&& fn) {
 }
 
 void register_all() {
+  for (int t : kThreads) {
+    add("memory/read/threads:" + std::to_string(t),
+        [=](benchmark::State& st) { bm_read_bandwidth(st, t); });
+  }
   // Grouped by weights (type, layout, shape) so the weight cache is rebuilt rarely.
   for (int isa = 0; isa < Q4R_ISA_COUNT; ++isa) {
     if (!q4r_isa_available(q4r_isa(isa))) continue;
@@ -227,8 +243,8 @@ std::string default_filter() {
   const std::string isa = q4r_isa_name(q4r_active_isa());
   const std::string pref = q4r_layout_name(q4r_preferred_layout(Q4R_TYPE_Q4_0, q4r_active_isa()));
   const std::string tail = "/4096x4096/m:(1|16)/";
-  return "^(kernel/" + isa + "/q4_0/(none|" + pref + ")" + tail + "|run/q4_0/(none|" + pref + ")" +
-         tail + "threads:1/)";
+  return "^(memory/read/threads:1|kernel/" + isa + "/q4_0/(none|" + pref + ")" + tail +
+         "|run/q4_0/(none|" + pref + ")" + tail + "threads:1/)";
 }
 
 }  // namespace

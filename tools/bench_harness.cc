@@ -230,33 +230,43 @@ void ParallelMatmul::run(WorkerPool& pool, const uint8_t* w, const float* x) {
   });
 }
 
-double measure_read_bandwidth(WorkerPool& pool, int reps) {
-  const std::size_t bytes =
-      std::max<std::size_t>(8 * l3_cache_bytes(), std::size_t{256} << 20) / 4096 * 4096;
-  Buffer buf(bytes);
-  std::memset(buf.data(), 1, bytes);
-  const std::size_t words = bytes / sizeof(uint64_t);
+std::size_t read_buffer_bytes() {
+  return std::max<std::size_t>(8 * l3_cache_bytes(), std::size_t{256} << 20) / 4096 * 4096;
+}
+
+uint64_t read_pass(WorkerPool& pool, const Buffer& buf) {
+  const std::size_t words = buf.size() / sizeof(uint64_t);
   const auto* p = reinterpret_cast<const uint64_t*>(buf.data());
   std::vector<uint64_t> sink(pool.threads() * 8);  // one cache line per thread
+  pool.run([&](int i) {
+    const int t = pool.threads();
+    const std::size_t w0 = words * i / t / 8 * 8, w1 = words * (i + 1) / t / 8 * 8;
+    // Eight independent accumulators: the loop is load-bound and vectorizes.
+    uint64_t a[8] = {};
+    for (std::size_t j = w0; j < w1; j += 8) {
+      for (int u = 0; u < 8; ++u) a[u] ^= p[j + u];
+    }
+    uint64_t s = 0;
+    for (uint64_t v : a) s ^= v;
+    sink[i * 8] = s;
+  });
+  uint64_t s = 0;
+  for (uint64_t v : sink) s ^= v;
+  return s;
+}
+
+double measure_read_bandwidth(WorkerPool& pool, int reps) {
+  Buffer buf(read_buffer_bytes());
+  std::memset(buf.data(), 1, buf.size());
   double best = 0;
+  uint64_t sum = 0;
   for (int r = 0; r < reps; ++r) {
     const auto t0 = Clock::now();
-    pool.run([&](int i) {
-      const int t = pool.threads();
-      const std::size_t w0 = words * i / t / 8 * 8, w1 = words * (i + 1) / t / 8 * 8;
-      // Eight independent accumulators: the loop is load-bound and vectorizes.
-      uint64_t a[8] = {};
-      for (std::size_t j = w0; j < w1; j += 8) {
-        for (int u = 0; u < 8; ++u) a[u] ^= p[j + u];
-      }
-      uint64_t s = 0;
-      for (uint64_t v : a) s ^= v;
-      sink[i * 8] = s;
-    });
+    sum ^= read_pass(pool, buf);
     const double sec = std::chrono::duration<double>(Clock::now() - t0).count();
-    best = std::max(best, static_cast<double>(bytes) / sec * 1e-9);
+    best = std::max(best, static_cast<double>(buf.size()) / sec * 1e-9);
   }
-  volatile uint64_t keep = sink[0];
+  volatile uint64_t keep = sum;
   (void)keep;
   return best;
 }

@@ -110,6 +110,11 @@ class ParallelMatmul {
   std::vector<float> y_;
 };
 
+// Size of the buffer the bandwidth measurement reads: max(8 x L3, 256 MiB).
+std::size_t read_buffer_bytes();
+// One streaming read over `buf`, split between the pool's threads; returns a checksum (so the
+// reads cannot be optimized away).
+uint64_t read_pass(WorkerPool& pool, const Buffer& buf);
 // Single-pass streaming read bandwidth in GB/s (1e9 bytes/s), best of `reps` passes over a buffer
 // of at least 8 x L3 split between the pool's threads.
 double measure_read_bandwidth(WorkerPool& pool, int reps);
