@@ -1,5 +1,7 @@
 #include "bench_runner.h"
 
+#include <time.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdarg>
@@ -19,6 +21,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr double kMaxCallSeconds = 15;
+// Below this share of CPU time over wall time the cell was preempted: other processes ran.
+constexpr double kBusyShare = 0.9;
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -36,8 +40,9 @@ struct Cell {
   int reps = 0;
   std::size_t weight_bytes = 0;
   int copies = 1;
-  double bw_ref = 0;   // the measured read bandwidth (GB/s) this cell is compared with
-  double speedup = 0;  // plain median / this median (same everything else), 0 if no baseline
+  double bw_ref = 0;     // the measured read bandwidth (GB/s) this cell is compared with
+  double cpu_share = 0;  // CPU time / (wall time x threads): below ~0.9 the machine was busy
+  double speedup = 0;    // plain median / this median (same everything else), 0 if no baseline
 
   double gbps() const { return weight_bytes / median_s * 1e-9; }
   double gops() const { return 2.0 * m * shape->n * shape->k / median_s * 1e-9; }
@@ -46,7 +51,14 @@ struct Cell {
 struct Timing {
   double median_s, min_s;
   int reps;
+  double cpu_s, wall_s;  // process CPU time and wall time over the timed calls
 };
+
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + ts.tv_nsec * 1e-9;
+}
 
 // Calls `call` once untimed (warm-up), then times calls one by one until at least 3 have run and
 // the budget is spent (one timed call if a single call takes over a second). The median is the
@@ -57,15 +69,18 @@ Timing time_calls(Fn&& call, double budget_s) {
   call();
   const std::size_t min_reps = seconds_since(start) > 1.0 ? 1 : 3;
   std::vector<double> t;
+  const double cpu0 = process_cpu_seconds();
+  const auto wall0 = Clock::now();
   while (t.size() < min_reps || (seconds_since(start) < budget_s && t.size() < 10000)) {
     const auto t0 = Clock::now();
     call();
     t.push_back(seconds_since(t0));
   }
+  const double cpu_s = process_cpu_seconds() - cpu0, wall_s = seconds_since(wall0);
   std::sort(t.begin(), t.end());
   const std::size_t h = t.size() / 2;
   const double median = t.size() % 2 ? t[h] : 0.5 * (t[h - 1] + t[h]);
-  return {median, t.front(), static_cast<int>(t.size())};
+  return {median, t.front(), static_cast<int>(t.size()), cpu_s, wall_s};
 }
 
 std::string format_time(double s) {
@@ -245,6 +260,7 @@ void Runner::measure_shape(const BenchShape& s, q4r_type type) {
           c.weight_bytes = plain.size();
           c.copies = w.copies();
           c.bw_ref = bandwidth_[t];
+          c.cpu_share = tm.cpu_s / (tm.wall_s * t);
           cells.push_back(c);
         }
       }
@@ -269,7 +285,7 @@ void Runner::print_shape(const BenchShape& s, q4r_type type, const std::vector<C
   std::printf("\n%s: %lld x %lld %s, %s (x%d per layer)\n", s.name.c_str(), (long long)s.n,
               (long long)s.k, q4r_type_name(type), mib(cells.front().weight_bytes).c_str(),
               s.count);
-  std::printf("     M  cache  thr  layout    time/call     GB/s  %%bw     GOPS  speedup\n");
+  std::printf("     M  cache  thr  layout    time/call     GB/s  %%bw     GOPS  speedup  cpu\n");
   for (const Cell& c : cells) {
     char gb[32] = "       -     -";
     if (c.m <= 4) {
@@ -278,9 +294,10 @@ void Runner::print_shape(const BenchShape& s, q4r_type type, const std::vector<C
     char sp[16] = "      -";
     if (c.layout != Q4R_LAYOUT_PLAIN && c.speedup > 0)
       std::snprintf(sp, sizeof sp, "%6.2fx", c.speedup);
-    std::printf("  %4d  %-5s  %3d  %-6s  %s  %s %8.1f  %s\n", c.m, c.cold ? "cold" : "warm",
-                c.threads, q4r_layout_name(c.layout), format_time(c.median_s).c_str(), gb, c.gops(),
-                sp);
+    std::printf("  %4d  %-5s  %3d  %-6s  %s  %s %8.1f  %s  %3.0f%%%s\n", c.m,
+                c.cold ? "cold" : "warm", c.threads, q4r_layout_name(c.layout),
+                format_time(c.median_s).c_str(), gb, c.gops(), sp, 100 * c.cpu_share,
+                c.cpu_share < kBusyShare ? " busy" : "");
   }
   std::fflush(stdout);
 }
@@ -415,12 +432,12 @@ void Runner::write_json() const {
             "\"type\": \"%s\", \"layout\": \"%s\", \"isa\": \"%s\", \"m\": %d, "
             "\"threads\": %d, \"cache\": \"%s\", \"copies\": %d, \"weight_bytes\": %zu, "
             "\"time_s\": %.9g, \"time_min_s\": %.9g, \"reps\": %d, \"gbps\": %.4f, "
-            "\"gops\": %.4f, \"bw_fraction\": %.4f, \"speedup\": %.4f}",
+            "\"gops\": %.4f, \"bw_fraction\": %.4f, \"speedup\": %.4f, \"cpu_share\": %.3f}",
             first ? "" : ",", json_string(c.shape->name).c_str(), (long long)c.shape->n,
             (long long)c.shape->k, c.shape->count, q4r_type_name(c.type), q4r_layout_name(c.layout),
             q4r_isa_name(isa), c.m, c.threads, c.cold ? "cold" : "warm", c.copies, c.weight_bytes,
             c.median_s, c.min_s, c.reps, c.gbps(), c.gops(), c.gbps() / c.bw_ref,
-            c.layout == Q4R_LAYOUT_PLAIN ? 1.0 : c.speedup);
+            c.layout == Q4R_LAYOUT_PLAIN ? 1.0 : c.speedup, c.cpu_share);
     first = false;
   }
   appendf(f, "\n  ],\n  \"total_seconds\": %.1f\n}\n", total_seconds_);
@@ -446,8 +463,18 @@ int Runner::run() {
     for (const std::string& s : skipped_) std::printf("  %s\n", s.c_str());
   }
   total_seconds_ = seconds_since(start);
-  std::printf("\n(%.0f s; a shared or busy machine adds noise: compare ratios from one run)\n",
+  int busy = 0;
+  for (const Cell& c : cells_) busy += c.cpu_share < kBusyShare;
+  std::printf("\n%.0f s. cpu = CPU time / (wall time x threads) of the timed calls",
               total_seconds_);
+  if (busy) {
+    std::printf(
+        ": %d of %zu measurements ran below %.0f%% ('busy'):\nother processes shared the "
+        "CPUs, so those figures are low; compare ratios from one run, or run again.\n",
+        busy, cells_.size(), 100 * kBusyShare);
+  } else {
+    std::printf(" (every measurement had the CPUs to itself).\n");
+  }
   if (!o_.json_path.empty()) write_json();
   return 0;
 }
