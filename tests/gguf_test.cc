@@ -2,6 +2,10 @@
 // variants of both (every one must give one clear Q4R_E_FORMAT error, never a crash).
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -565,6 +569,60 @@ TEST(Gguf, OpenErrors) {
   EXPECT_EQ(f.open("/nonexistent/file.gguf"), Q4R_E_IO);
   EXPECT_NE(std::string(q4r_last_error()).find("/nonexistent/file.gguf"), std::string::npos);
   EXPECT_EQ(f.open("/tmp"), Q4R_E_IO);
+}
+
+}  // namespace
+}  // namespace q4r::test
+
+// ---------------------------------------------------------------- the tool on files
+
+namespace q4r::test {
+namespace {
+
+// Runs the q4repack tool; returns its exit code and puts stdout+stderr into *out.
+int run_tool(const std::string& args, std::string* out) {
+  const std::string tool = Q4R_TOOL_PATH;
+  if (tool.empty()) return -1;
+  FILE* p = popen((tool + " " + args + " 2>&1").c_str(), "r");
+  if (!p) return -1;
+  char buf[4096];
+  out->clear();
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out->append(buf, n);
+  const int status = pclose(p);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(GgufTool, InspectPackValidate) {
+  if (std::string(Q4R_TOOL_PATH).empty()) GTEST_SKIP() << "tool not built";
+  const std::string g = golden_dir() + "/gguf/";
+  const std::string tmp = "/tmp/q4r_gguf_tool_" + std::to_string(getpid());
+  std::string out;
+  ASSERT_EQ(run_tool("inspect " + g + "tiny-iq4_nl.gguf --json " + tmp + ".json", &out), 0) << out;
+  EXPECT_NE(out.find("blk.0.ffn_gate_exps.weight"), std::string::npos);
+  EXPECT_NE(out.find("yes -> "), std::string::npos);
+  EXPECT_NE(out.find("9 of 13 tensors repackable"), std::string::npos) << out;
+  ASSERT_EQ(
+      run_tool("validate " + g + "tiny-llama-q4_0.gguf --layout all --json " + tmp + ".json", &out),
+      0)
+      << out;
+  EXPECT_NE(out.find("16 ok, 0 mismatched"), std::string::npos) << out;
+  ASSERT_EQ(run_tool("validate " + g + "aligned64-q4_0.gguf --inplace --layout all", &out), 0)
+      << out;
+  ASSERT_EQ(run_tool("pack " + g + "tiny-iq4_nl.gguf " + tmp + ".q4p --layout 4x8", &out), 0)
+      << out;
+  ASSERT_EQ(run_tool("validate " + tmp + ".q4p " + g + "tiny-iq4_nl.gguf", &out), 0) << out;
+  EXPECT_NE(out.find("9 ok, 0 mismatched"), std::string::npos) << out;
+  // The wrong GGUF for the .q4p, and a damaged GGUF: exit 2 with one clear message.
+  EXPECT_EQ(run_tool("validate " + tmp + ".q4p " + g + "tiny-llama-q4_0.gguf", &out), 2);
+  EXPECT_NE(out.find("not the source GGUF"), std::string::npos) << out;
+  auto bytes = small_q4_gguf(4, 64);
+  bytes[16] = 0xFF;  // KV count
+  std::FILE* f = std::fopen((tmp + ".gguf").c_str(), "wb");
+  std::fwrite(bytes.data(), 1, bytes.size(), f);
+  std::fclose(f);
+  EXPECT_EQ(run_tool("inspect " + tmp + ".gguf", &out), 2);
+  EXPECT_NE(out.find("KV count"), std::string::npos) << out;
+  for (const char* ext : {".json", ".q4p", ".gguf"}) std::remove((tmp + ext).c_str());
 }
 
 }  // namespace

@@ -18,7 +18,8 @@
   X(matmul, "Y = X * W^T with weights in any layout, on the selected instruction set")          \
   X(validate, "check every layout and instruction set here against the scalar reference")       \
   X(bench, "plain baseline vs repacked layouts on model shapes: time, GB/s, GOPS, speedup")     \
-  X(inspect, "GGUF file: metadata and tensor table, which tensors repack to which layout here")
+  X(inspect, "GGUF file: metadata and tensor table, which tensors repack to which layout here") \
+  X(pack, "GGUF file -> .q4p file of repacked weights, mapped at load with no repack work")
 
 #define Q4R_DECLARE(name, help) int cmd_##name(int argc, char** argv);
 Q4R_COMMANDS(Q4R_DECLARE)
