@@ -1,10 +1,274 @@
-// Placeholder: the dotprod kernels land here. Until then the dotprod level runs the NEON kernels (and the
-// NEON activation quantizers, which every ARM level shares).
+// ARMv8.2 dotprod kernels (Cortex-A55/A76, Neoverse N1, Apple M1 class), built with
+// -march=armv8.2-a+dotprod. This whole file may contain SDOT, so it holds only its own kernels;
+// the activation quantizers come from the NEON file (fill_kernels_neon), so every ARM level
+// rounds activations the same way.
+//
+// Q4_0 weights use the x16 trick of FORMATS.md B.2.4: a repacked (XORed) byte b gives
+// int8(b << 4) = 16 * low value and int8(b & 0xF0) = 16 * high value, SDOT sums them exactly in
+// int32, and the conversion to float divides by 16 exactly (vcvtq_n_f32_s32(x, 4)). Plain Q4_0
+// blocks are XORed with 0x88 in the register first. IQ4_NL looks its nibbles up in the codebook
+// with TBL.
+//
+// As in the NEON file, every layout is brought into "column quads" (lane j of quad vector t =
+// values k = 4t..4t+3 of column j; one vuzp pair per 32 bytes for the B = 8 layouts). Then one
+// SDOT by element (vdotq_laneq_s32) per quad and activation row does 4 columns x 4 values.
+#include <arm_neon.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
 #include "kernel_table.h"
+#include "lib/formats.h"
 
 namespace q4r {
-void fill_kernels_dotprod(KernelTable* t) {
-  fill_kernels_neon(t);
-  t->name = "dotprod";
+namespace {
+
+template <int Begin, int End, class F>
+inline void unroll(F&& f) {
+  if constexpr (Begin < End) {
+    f(std::integral_constant<int, Begin>{});
+    unroll<Begin + 1, End>(f);
+  }
 }
+
+inline float half_at(const uint8_t* p) {
+  __fp16 h;
+  std::memcpy(&h, p, 2);
+  return static_cast<float>(h);
+}
+
+inline float32x4_t halves4(const uint8_t* p) {
+  return vcvt_f32_f16(vreinterpret_f16_u8(vld1_u8(p)));
+}
+
+// ---------------------------------------------------------------- weight decoders
+struct Q4_0Packed {  // XORed nibbles; decoded x16
+  static constexpr bool kTimes16 = true;
+  void decode(uint8x16_t b, int8x16_t& lo, int8x16_t& hi) const {
+    lo = vshlq_n_s8(vreinterpretq_s8_u8(b), 4);
+    hi = vreinterpretq_s8_u8(vandq_u8(b, vdupq_n_u8(0xF0)));
+  }
+};
+struct Q4_0Plain {  // biased nibbles: XOR in the register, then as repacked
+  static constexpr bool kTimes16 = true;
+  void decode(uint8x16_t b, int8x16_t& lo, int8x16_t& hi) const {
+    Q4_0Packed().decode(veorq_u8(b, vdupq_n_u8(kQ4_0RepackXor)), lo, hi);
+  }
+};
+struct Iq4nl {
+  static constexpr bool kTimes16 = false;
+  int8x16_t table = vld1q_s8(kIq4nlValues);
+  void decode(uint8x16_t b, int8x16_t& lo, int8x16_t& hi) const {
+    lo = vqtbl1q_s8(table, vandq_u8(b, vdupq_n_u8(0x0F)));
+    hi = vqtbl1q_s8(table, vshrq_n_u8(b, 4));
+  }
+};
+
+template <class W>
+inline float32x4_t to_float(int32x4_t isum) {
+  if constexpr (W::kTimes16) {
+    return vcvtq_n_f32_s32(isum, 4);  // exact: isum is a multiple of 16 below 2^24
+  } else {
+    return vcvtq_f32_s32(isum);
+  }
+}
+
+// Column quads of subgroup h (see the NEON file): q[i] lane j = bytes 4i..4i+3 of column 4h+j.
+template <int N, int B>
+inline void load_quads(const uint8_t* qs, int h, uint8x16_t q[4]) {
+  if constexpr (B == 4) {
+    static_assert(N == 4, "chunk 4 exists only for 4 rows");
+    for (int i = 0; i < 4; ++i) q[i] = vld1q_u8(qs + 16 * i);
+  } else {
+    for (int half = 0; half < 2; ++half) {
+      const uint8_t* p = qs + half * 8 * N + 32 * h;
+      const uint32x4_t c01 = vreinterpretq_u32_u8(vld1q_u8(p));
+      const uint32x4_t c23 = vreinterpretq_u32_u8(vld1q_u8(p + 16));
+      q[2 * half] = vreinterpretq_u8_u32(vuzp1q_u32(c01, c23));
+      q[2 * half + 1] = vreinterpretq_u8_u32(vuzp2q_u32(c01, c23));
+    }
+  }
+}
+
+template <class W, int N, int B>
+inline void load_weights(const W& dec, const uint8_t* qs, int h, int8x16_t w[8]) {
+  uint8x16_t q[4];
+  load_quads<N, B>(qs, h, q);
+  for (int i = 0; i < 4; ++i) dec.decode(q[i], w[i], w[i + 4]);
+}
+
+// Byte offset of activation values k = 4t..4t+3 of row m: plain row (B = 0) or block_q8_0x4.
+constexpr int act_offset(int B, int m, int t) {
+  return B == 0 ? 4 * t : (4 * t / B) * 4 * B + m * B + (4 * t) % B;
+}
+
+// Integer dots of 4 columns with activation row M; av = the activation block's 16-byte vectors.
+// Two chains (low and high nibbles) keep SDOT latency off the critical path.
+template <int B, int M>
+inline int32x4_t dot_cols4(const int8x16_t w[8], const int8x16_t* av) {
+  int32x4_t lo = vdupq_n_s32(0);
+  int32x4_t hi = vdupq_n_s32(0);
+  unroll<0, 4>([&](auto quad) {
+    constexpr int T = decltype(quad)::value;
+    constexpr int o_lo = act_offset(B, M, T);
+    constexpr int o_hi = act_offset(B, M, T + 4);
+    lo = vdotq_laneq_s32(lo, w[T], av[o_lo / 16], (o_lo % 16) / 4);
+    hi = vdotq_laneq_s32(hi, w[T + 4], av[o_hi / 16], (o_hi % 16) / 4);
+  });
+  return vaddq_s32(lo, hi);
+}
+
+// ---------------------------------------------------------------- GEMV / GEMM
+template <class W, int N, int B>
+void gemv(int k, float* s, const void* vw, const void* va, int nc) {
+  const int nb = k / kBlockValues;
+  const auto* w = static_cast<const uint8_t*>(vw);
+  const auto* a = static_cast<const uint8_t*>(va);
+  const W dec;
+  for (int x = 0; x < nc / N; ++x) {
+    float32x4_t sumf[N / 4];
+    for (int h = 0; h < N / 4; ++h) sumf[h] = vdupq_n_f32(0.f);
+    for (int l = 0; l < nb; ++l) {
+      const uint8_t* wb = w + (static_cast<int64_t>(x) * nb + l) * kQ4BlockBytes * N;
+      const uint8_t* ab = a + static_cast<int64_t>(l) * kQ8BlockBytes;
+      const int8x16_t av[2] = {vld1q_s8(reinterpret_cast<const int8_t*>(ab + 2)),
+                               vld1q_s8(reinterpret_cast<const int8_t*>(ab + 18))};
+      const float da = half_at(ab);
+      for (int h = 0; h < N / 4; ++h) {
+        int8x16_t wq[8];
+        load_weights<W, N, B>(dec, wb + 2 * N, h, wq);
+        const float32x4_t scale = vmulq_n_f32(halves4(wb + 8 * h), da);
+        sumf[h] = vfmaq_f32(sumf[h], to_float<W>(dot_cols4<0, 0>(wq, av)), scale);
+      }
+    }
+    for (int h = 0; h < N / 4; ++h) vst1q_f32(s + x * N + 4 * h, sumf[h]);
+  }
+}
+
+// G groups of 4 activation rows (from group y0) against every column group; the decoded weights
+// of a block serve all 4*G rows (16-row blocking for G = 4, the 4-row tail for G = 1).
+template <class W, int N, int B, int G>
+void gemm_rows(int nb, float* s, std::size_t bs, const uint8_t* w, const uint8_t* a, int y0,
+               int nc) {
+  const W dec;
+  for (int x = 0; x < nc / N; ++x) {
+    for (int h = 0; h < N / 4; ++h) {
+      float32x4_t acc[4 * G];
+      for (int i = 0; i < 4 * G; ++i) acc[i] = vdupq_n_f32(0.f);
+      for (int l = 0; l < nb; ++l) {
+        const uint8_t* wb = w + (static_cast<int64_t>(x) * nb + l) * kQ4BlockBytes * N;
+        int8x16_t wq[8];
+        load_weights<W, N, B>(dec, wb + 2 * N, h, wq);
+        const float32x4_t dw = halves4(wb + 8 * h);
+        for (int g = 0; g < G; ++g) {
+          const uint8_t* ab = a + (static_cast<int64_t>(y0 + g) * nb + l) * kQ8x4BlockBytes;
+          const auto* aq = reinterpret_cast<const int8_t*>(ab + 8);
+          int8x16_t av[8];
+          for (int i = 0; i < 8; ++i) av[i] = vld1q_s8(aq + 16 * i);
+          const float32x4_t da = halves4(ab);
+          unroll<0, 4>([&](auto row) {
+            constexpr int M = decltype(row)::value;
+            acc[4 * g + M] = vfmaq_f32(acc[4 * g + M], to_float<W>(dot_cols4<B, M>(wq, av)),
+                                       vmulq_laneq_f32(dw, da, M));
+          });
+        }
+      }
+      for (int g = 0; g < G; ++g) {
+        for (int m = 0; m < 4; ++m) {
+          vst1q_f32(s + (static_cast<std::size_t>(4 * (y0 + g) + m)) * bs + x * N + 4 * h,
+                    acc[4 * g + m]);
+        }
+      }
+    }
+  }
+}
+
+template <class W, int N, int B>
+void gemm(int k, float* s, std::size_t bs, const void* vw, const void* va, int nr, int nc) {
+  const int nb = k / kBlockValues;
+  const auto* w = static_cast<const uint8_t*>(vw);
+  const auto* a = static_cast<const uint8_t*>(va);
+  int y = 0;
+  for (; y + 4 <= nr / 4; y += 4) gemm_rows<W, N, B, 4>(nb, s, bs, w, a, y, nc);
+  for (; y < nr / 4; ++y) gemm_rows<W, N, B, 1>(nb, s, bs, w, a, y, nc);
+}
+
+// ---------------------------------------------------------------- plain rows
+template <class W>
+inline int32x4_t plain_partials(const W& dec, const uint8_t* qs, int8x16_t a0, int8x16_t a1) {
+  int8x16_t lo, hi;
+  dec.decode(vld1q_u8(qs), lo, hi);
+  return vdotq_s32(vdotq_s32(vdupq_n_s32(0), lo, a0), hi, a1);
+}
+
+template <class W>
+void plain(int k, float* s, std::size_t bs, const void* vw, int nc, const void* va, int nr) {
+  const int nb = k / kBlockValues;
+  const int64_t wrow = static_cast<int64_t>(nb) * kQ4BlockBytes;
+  const auto* w = static_cast<const uint8_t*>(vw);
+  const auto* a = static_cast<const uint8_t*>(va);
+  const W dec;
+  for (int m = 0; m < nr; ++m) {
+    const uint8_t* arow = a + static_cast<int64_t>(m) * nb * kQ8BlockBytes;
+    int c = 0;
+    for (; c + 4 <= nc; c += 4) {
+      float32x4_t sumf = vdupq_n_f32(0.f);
+      for (int l = 0; l < nb; ++l) {
+        const uint8_t* ab = arow + l * kQ8BlockBytes;
+        const int8x16_t a0 = vld1q_s8(reinterpret_cast<const int8_t*>(ab + 2));
+        const int8x16_t a1 = vld1q_s8(reinterpret_cast<const int8_t*>(ab + 18));
+        int32x4_t part[4];
+        uint16_t dw[4];
+        for (int j = 0; j < 4; ++j) {
+          const uint8_t* wb = w + (c + j) * wrow + l * kQ4BlockBytes;
+          part[j] = plain_partials(dec, wb + 2, a0, a1);
+          std::memcpy(&dw[j], wb, 2);
+        }
+        const int32x4_t isum =
+            vpaddq_s32(vpaddq_s32(part[0], part[1]), vpaddq_s32(part[2], part[3]));
+        const float32x4_t scale =
+            vmulq_n_f32(vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(dw))), half_at(ab));
+        sumf = vfmaq_f32(sumf, to_float<W>(isum), scale);
+      }
+      vst1q_f32(s + m * bs + c, sumf);
+    }
+    for (; c < nc; ++c) {
+      float sumf = 0.f;
+      for (int l = 0; l < nb; ++l) {
+        const uint8_t* ab = arow + l * kQ8BlockBytes;
+        const uint8_t* wb = w + c * wrow + l * kQ4BlockBytes;
+        const int8x16_t a0 = vld1q_s8(reinterpret_cast<const int8_t*>(ab + 2));
+        const int8x16_t a1 = vld1q_s8(reinterpret_cast<const int8_t*>(ab + 18));
+        const int32_t isum = vaddvq_s32(plain_partials(dec, wb + 2, a0, a1));
+        const float v = W::kTimes16 ? static_cast<float>(isum) * 0.0625f : static_cast<float>(isum);
+        sumf += v * (half_at(wb) * half_at(ab));
+      }
+      s[m * bs + c] = sumf;
+    }
+  }
+}
+
+}  // namespace
+
+void fill_kernels_dotprod(KernelTable* t) {
+  fill_kernels_neon(t);  // the shared ARM activation quantizers
+  t->name = "dotprod";
+  t->plain[kQ4_0] = plain<Q4_0Plain>;
+  t->plain[kIQ4_NL] = plain<Iq4nl>;
+  t->gemv[kQ4_0][k4x4] = gemv<Q4_0Packed, 4, 4>;
+  t->gemv[kQ4_0][k4x8] = gemv<Q4_0Packed, 4, 8>;
+  t->gemv[kQ4_0][k8x8] = gemv<Q4_0Packed, 8, 8>;
+  t->gemv[kIQ4_NL][k4x4] = gemv<Iq4nl, 4, 4>;
+  t->gemv[kIQ4_NL][k4x8] = gemv<Iq4nl, 4, 8>;
+  t->gemv[kIQ4_NL][k8x8] = gemv<Iq4nl, 8, 8>;
+  t->gemm[kQ4_0][k4x4] = gemm<Q4_0Packed, 4, 4>;
+  t->gemm[kQ4_0][k4x8] = gemm<Q4_0Packed, 4, 8>;
+  t->gemm[kQ4_0][k8x8] = gemm<Q4_0Packed, 8, 8>;
+  t->gemm[kIQ4_NL][k4x4] = gemm<Iq4nl, 4, 4>;
+  t->gemm[kIQ4_NL][k4x8] = gemm<Iq4nl, 4, 8>;
+  t->gemm[kIQ4_NL][k8x8] = gemm<Iq4nl, 8, 8>;
+}
+
 }  // namespace q4r
