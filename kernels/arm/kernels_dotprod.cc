@@ -243,7 +243,7 @@ void plain(int k, float* s, std::size_t bs, const void* vw, int nc, const void* 
         const int8x16_t a1 = vld1q_s8(reinterpret_cast<const int8_t*>(ab + 18));
         const int32_t isum = vaddvq_s32(plain_partials(dec, wb + 2, a0, a1));
         const float v = W::kTimes16 ? static_cast<float>(isum) * 0.0625f : static_cast<float>(isum);
-        sumf += v * (half_at(wb) * half_at(ab));
+        sumf = __builtin_fmaf(v, half_at(wb) * half_at(ab), sumf);  // as the vector lanes
       }
       s[m * bs + c] = sumf;
     }

@@ -268,7 +268,9 @@ void plain(int k, float* s, std::size_t bs, const void* vw, int nc, const void* 
         const int8x16_t a0 = vld1q_s8(reinterpret_cast<const int8_t*>(ab + 2));
         const int8x16_t a1 = vld1q_s8(reinterpret_cast<const int8_t*>(ab + 18));
         const int32_t isum = vaddvq_s32(plain_partials(dec, wb + 2, a0, a1));
-        sumf += static_cast<float>(isum) * (half_at(wb) * half_at(ab));
+        // The same operations as one lane of the 4-column path, so a column's result does not
+        // depend on where a column range starts.
+        sumf = __builtin_fmaf(static_cast<float>(isum), half_at(wb) * half_at(ab), sumf);
       }
       s[m * bs + c] = sumf;
     }
