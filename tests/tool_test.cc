@@ -348,5 +348,22 @@ TEST_F(ToolTest, MatmulIsaNotAvailable) {
   }
 }
 
+TEST_F(ToolTest, ValidateQuickPassesAndInjectedFaultFails) {
+  Result r = run("validate --quick");
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("validate: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" 0 mismatches"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("MISMATCH"), std::string::npos) << r.out;
+  // A corrupted weight block in the SIMD runs must be reported (needs a second ISA).
+  int available = 0;
+  for (int i = 0; i < Q4R_ISA_COUNT; ++i) available += q4r_isa_available(q4r_isa(i));
+  if (available > 1) {
+    r = run("validate --quick --inject-fault");
+    EXPECT_EQ(r.code, 1) << r.out << r.err;
+    EXPECT_NE(r.out.find("MISMATCH"), std::string::npos) << r.out;
+  }
+  expect_usage_failure("validate --quick extra.bin", "unexpected argument");
+}
+
 }  // namespace
 }  // namespace q4r::test
