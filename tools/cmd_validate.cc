@@ -339,7 +339,7 @@ int cmd_validate(int argc, char** argv) {
   if (validate_wants_file(argc, argv)) return validate_file(argc, argv);
   const Args a =
       ArgParser(
-          "validate", "[--quick]",
+          "validate", "[--quick]    (file modes: see q4repack validate FILE.gguf --help)",
           "Checks this build on this CPU against the scalar reference, on a synthetic set of\n"
           "model-shaped weights (one layer of an 8B model: 4096x4096, 1024x4096, 14336x4096,\n"
           "4096x14336, plus odd shapes: rows not a multiple of 8, K = 32, 96, 576, 2880).\n"
