@@ -81,7 +81,7 @@ def main():
     os.makedirs(a.out_dir, exist_ok=True)
     rows, cols = grid(len(shapes))
     tmp = tempfile.mkdtemp(prefix="q4r_plot_")
-    width, height = 560 * cols, 420 * rows + 40
+    width, height = 600 * cols, 470 * rows + 40
 
     def header(out, title, ylabel, logy):
         return [
@@ -93,7 +93,7 @@ def main():
             "set xlabel 'batch M (activation rows)'",
             f"set ylabel '{ylabel}'",
             "set grid xtics ytics mxtics mytics lc rgb '#dddddd'",
-            "set key top left font ',8' box opaque",
+            "set key below horizontal maxrows 3 width -3 font ',8'",
             "set style data linespoints",
         ]
 
@@ -132,9 +132,12 @@ def main():
         lo, hi = min(ms) / 1.5, max(ms) * 1.5
         title = name if name == f"{n}x{k}" else f"{name} ({n} x {k})"
         common = [f"set title '{title}'", f"set xrange [{lo}:{hi}]"]
-        t_plots.append(f"{bw}*64.0/18*x title 'memory roof {bw:.1f} GB/s' "
-                       "with lines lw 1.5 dt 3 lc rgb 'black'")
-        t_plots.append(f"{roof} title 'compute roof {roof:.0f} GOPS (in-cache GEMM)' "
+        # The roofline first, wide and light, under the measured lines.
+        t_plots.insert(0, f"(({bw}*64.0/18*x) < {roof} ? {bw}*64.0/18*x : {roof}) "
+                          "title 'roofline' with lines lw 8 lc rgb '#e6e6e6'")
+        t_plots.append(f"{bw}*64.0/18*x title 'memory roof ({bw:.1f} GB/s)' "
+                       "with lines lw 1.5 dt 2 lc rgb 'black'")
+        t_plots.append(f"{roof} title 'compute roof (in-cache GEMM {roof:.0f} GOPS)' "
                        "with lines lw 1.5 dt 4 lc rgb 'black'")
         y_lo, y_hi = min(ys) / 2, max(max(ys), roof) * 2
         tput += common + [f"set yrange [{y_lo}:{y_hi}]", "plot " + ", \\\n  ".join(t_plots)]
