@@ -115,8 +115,8 @@ std::size_t read_buffer_bytes();
 // One streaming read over `buf`, split between the pool's threads; returns a checksum (so the
 // reads cannot be optimized away).
 uint64_t read_pass(WorkerPool& pool, const Buffer& buf);
-// Single-pass streaming read bandwidth in GB/s (1e9 bytes/s), best of `reps` passes over a buffer
-// of at least 8 x L3 split between the pool's threads.
+// Streaming read bandwidth in GB/s (1e9 bytes/s): `reps` passes over a buffer of at least 8 x L3,
+// timed in 4 MiB steps per thread; the median step.
 double measure_read_bandwidth(WorkerPool& pool, int reps);
 
 // Aborts with the library's message if `s` is not Q4R_OK (benchmarks only).

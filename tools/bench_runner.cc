@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdarg>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -60,27 +61,56 @@ double process_cpu_seconds() {
   return static_cast<double>(ts.tv_sec) + ts.tv_nsec * 1e-9;
 }
 
-// Calls `call` once untimed (warm-up), then times calls one by one until at least 3 have run and
-// the budget is spent (one timed call if a single call takes over a second). The median is the
-// figure reported: on a shared machine it ignores the occasional preempted call.
-template <class Fn>
-Timing time_calls(Fn&& call, double budget_s) {
-  const auto start = Clock::now();
-  call();
-  const std::size_t min_reps = seconds_since(start) > 1.0 ? 1 : 3;
-  std::vector<double> t;
-  const double cpu0 = process_cpu_seconds();
-  const auto wall0 = Clock::now();
-  while (t.size() < min_reps || (seconds_since(start) < budget_s && t.size() < 10000)) {
-    const auto t0 = Clock::now();
-    call();
-    t.push_back(seconds_since(t0));
-  }
-  const double cpu_s = process_cpu_seconds() - cpu0, wall_s = seconds_since(wall0);
+Timing summarize(std::vector<double> t, double cpu_s, double wall_s) {
   std::sort(t.begin(), t.end());
   const std::size_t h = t.size() / 2;
   const double median = t.size() % 2 ? t[h] : 0.5 * (t[h - 1] + t[h]);
   return {median, t.front(), static_cast<int>(t.size()), cpu_s, wall_s};
+}
+
+// Times several variants of one call (the layouts of one shape and batch) in alternating blocks,
+// so that a neighbour's load on this shared machine falls on all of them alike and their ratios
+// stay meaningful. Each variant first runs once untimed; then blocks of about 20 ms of timed
+// calls go round the variants until each has at least 3 calls (1 if a call takes over a second)
+// and the budget (per variant) is spent. With `rewarm`, a short call's block starts with one
+// untimed call, so that the variant's weights are back in cache after the others ran.
+// Reported: the median call (it ignores the occasional preempted call) and the fastest.
+std::vector<Timing> time_interleaved(const std::vector<std::function<void()>>& calls,
+                                     double budget_s, bool rewarm) {
+  const std::size_t n = calls.size();
+  std::vector<double> first(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto t0 = Clock::now();
+    calls[i]();
+    first[i] = seconds_since(t0);
+  }
+  constexpr double kBlockSeconds = 0.02;
+  std::vector<std::vector<double>> t(n);
+  const double cpu0 = process_cpu_seconds();
+  const auto start = Clock::now();
+  for (bool more = true; more;) {
+    for (std::size_t i = 0; i < n; ++i) {
+      if (rewarm && first[i] < kBlockSeconds) calls[i]();
+      const int block = std::clamp(static_cast<int>(kBlockSeconds / first[i]), 1, 64);
+      for (int j = 0; j < block; ++j) {
+        const auto t0 = Clock::now();
+        calls[i]();
+        t[i].push_back(seconds_since(t0));
+      }
+    }
+    more = seconds_since(start) < budget_s * n;
+    for (std::size_t i = 0; i < n; ++i) more |= t[i].size() < (first[i] > 1.0 ? 1u : 3u);
+  }
+  const double cpu_s = process_cpu_seconds() - cpu0, wall_s = seconds_since(start);
+  std::vector<Timing> out;
+  for (std::size_t i = 0; i < n; ++i) out.push_back(summarize(t[i], cpu_s, wall_s));
+  return out;
+}
+
+// Times one call alone (see time_interleaved).
+template <class Fn>
+Timing time_calls(Fn&& call, double budget_s) {
+  return time_interleaved({std::function<void()>(call)}, budget_s, false).front();
 }
 
 std::string format_time(double s) {
@@ -225,42 +255,58 @@ void Runner::measure_shape(const BenchShape& s, q4r_type type) {
   }
   const int n_cold = cold_copies(plain.size());
   for (int t : o_.threads) remeasure_bandwidth(t, 3);
+  // Every layout's weights at once (cold: >= 4 x L3 of copies each), so that the layouts of one
+  // batch can be timed in alternation.
+  std::vector<std::unique_ptr<WeightCopies>> cold(layouts.size()), warm(layouts.size());
+  for (std::size_t li = 0; li < layouts.size(); ++li) {
+    if (need_cold)
+      cold[li] = std::make_unique<WeightCopies>(plain, type, layouts[li], s.n, s.k, n_cold);
+    if (need_warm) warm[li] = std::make_unique<WeightCopies>(plain, type, layouts[li], s.n, s.k, 1);
+  }
   std::vector<Cell> cells;
-  // One layout at a time, so only its copies are in memory.
-  for (q4r_layout layout : layouts) {
-    std::unique_ptr<WeightCopies> cold, warm;
-    if (need_cold) cold = std::make_unique<WeightCopies>(plain, type, layout, s.n, s.k, n_cold);
-    if (need_warm) warm = std::make_unique<WeightCopies>(plain, type, layout, s.n, s.k, 1);
-    for (int m : o_.batches) {
-      const std::vector<float> x = random_activations(m, s.k, 42 + m);
-      ParallelMatmul mm(type, layout, s.n, s.k, m);
-      for (int t : o_.threads) {
-        for (bool is_cold : {true, false}) {
-          if (is_cold ? m > 4 : (m > 1 && m <= 4)) continue;
+  for (int m : o_.batches) {
+    const std::vector<float> x = random_activations(m, s.k, 42 + m);
+    std::vector<std::unique_ptr<ParallelMatmul>> mm;
+    for (q4r_layout layout : layouts) {
+      mm.push_back(std::make_unique<ParallelMatmul>(type, layout, s.n, s.k, m));
+    }
+    for (int t : o_.threads) {
+      WorkerPool& p = pool(t);
+      for (bool is_cold : {true, false}) {
+        if (is_cold ? m > 4 : (m > 1 && m <= 4)) continue;
+        std::vector<std::function<void()>> calls;
+        std::vector<std::size_t> which;
+        for (std::size_t li = 0; li < layouts.size(); ++li) {
           // A call predicted to take longer than kMaxCallSeconds (at the best rate this layout
           // reached on a smaller batch) is skipped: it only happens with the scalar fallback.
           const double ops = 2.0 * m * s.n * s.k;
           double rate = 0;
           for (const Cell& c : cells) {
-            if (c.layout == layout && c.threads == t) rate = std::max(rate, c.gops() * 1e9);
+            if (c.layout == layouts[li] && c.threads == t) rate = std::max(rate, c.gops() * 1e9);
           }
           if (rate > 0 && ops / rate > kMaxCallSeconds) {
-            skipped_.push_back(s.name + " " + q4r_type_name(type) + " " + q4r_layout_name(layout) +
-                               " M=" + std::to_string(m) + " (~" +
+            skipped_.push_back(s.name + " " + q4r_type_name(type) + " " +
+                               q4r_layout_name(layouts[li]) + " M=" + std::to_string(m) + " (~" +
                                std::to_string(static_cast<int>(ops / rate)) + " s per call)");
             continue;
           }
-          WeightCopies& w = is_cold ? *cold : *warm;
-          WorkerPool& p = pool(t);
-          const Timing tm = time_calls([&] { mm.run(p, w.next(), x.data()); }, o_.cell_seconds);
-          Cell c{&s, type, layout, m, t, is_cold};
-          c.median_s = tm.median_s;
-          c.min_s = tm.min_s;
-          c.reps = tm.reps;
+          WeightCopies* w = is_cold ? cold[li].get() : warm[li].get();
+          ParallelMatmul* job = mm[li].get();
+          calls.push_back([&p, w, job, &x] { job->run(p, w->next(), x.data()); });
+          which.push_back(li);
+        }
+        if (calls.empty()) continue;
+        const std::vector<Timing> tm = time_interleaved(calls, o_.cell_seconds, !is_cold);
+        for (std::size_t i = 0; i < calls.size(); ++i) {
+          const std::size_t li = which[i];
+          Cell c{&s, type, layouts[li], m, t, is_cold};
+          c.median_s = tm[i].median_s;
+          c.min_s = tm[i].min_s;
+          c.reps = tm[i].reps;
           c.weight_bytes = plain.size();
-          c.copies = w.copies();
+          c.copies = (is_cold ? cold[li] : warm[li])->copies();
           c.bw_ref = bandwidth_[t];
-          c.cpu_share = tm.cpu_s / (tm.wall_s * t);
+          c.cpu_share = tm[i].cpu_s / (tm[i].wall_s * t);
           cells.push_back(c);
         }
       }
@@ -274,9 +320,6 @@ void Runner::measure_shape(const BenchShape& s, q4r_type type) {
       }
     }
   }
-  std::stable_sort(cells.begin(), cells.end(), [](const Cell& a, const Cell& b) {
-    return std::make_tuple(a.m, !a.cold, a.threads) < std::make_tuple(b.m, !b.cold, b.threads);
-  });
   print_shape(s, type, cells);
   cells_.insert(cells_.end(), cells.begin(), cells.end());
 }
