@@ -59,7 +59,8 @@ struct Q4_0Plain {  // biased nibbles: XOR in the register, then as repacked
 };
 struct Iq4nl {
   static constexpr bool kTimes16 = false;
-  int8x16_t table = vld1q_s8(kIq4nlValues);
+  Iq4nl() : table(vld1q_s8(kIq4nlValues)) {}
+  int8x16_t table;
   void decode(uint8x16_t b, int8x16_t& lo, int8x16_t& hi) const {
     lo = vqtbl1q_s8(table, vandq_u8(b, vdupq_n_u8(0x0F)));
     hi = vqtbl1q_s8(table, vshrq_n_u8(b, 4));

@@ -63,14 +63,14 @@ struct Q4_0Packed {  // nibbles XORed with 0x88: each is a 4-bit two's-complemen
   }
 };
 struct Q4_0Plain {  // biased nibbles (u - 8): XOR 0x88 in the register, then as above
-  static constexpr int kProductsPerI16 = 8;
   void decode(uint8x16_t b, int8x16_t& lo, int8x16_t& hi) const {
     Q4_0Packed().decode(veorq_u8(b, vdupq_n_u8(kQ4_0RepackXor)), lo, hi);
   }
 };
 struct Iq4nl {  // codebook indices: one TBL lookup per nibble
   static constexpr int kProductsPerI16 = 2;
-  int8x16_t table = vld1q_s8(kIq4nlValues);
+  Iq4nl() : table(vld1q_s8(kIq4nlValues)) {}
+  int8x16_t table;
   void decode(uint8x16_t b, int8x16_t& lo, int8x16_t& hi) const {
     lo = vqtbl1q_s8(table, vandq_u8(b, vdupq_n_u8(0x0F)));
     hi = vqtbl1q_s8(table, vshrq_n_u8(b, 4));
