@@ -3,7 +3,7 @@
 
     scripts/plot_bench.py [--type q4_0] [--threads 1] OUT_DIR RUN.json [RUN.json ...]
 
-Writes, one panel per weight shape:
+Writes, one panel per weight shape (file names get -TYPE-tTHREADS unless q4_0 on 1 thread):
   OUT_DIR/throughput.png  GOPS vs batch size M per layout and ISA (one JSON file per ISA, e.g.
                           Q4REPACK_ISA=scalar and the default), with the roofline of the run:
                           the measured memory read bandwidth (weights streamed once per call:
@@ -102,10 +102,14 @@ def main():
     bw, roof = mach["read_gbps"], mach["compute_roof_gops"]
     thr = f"{a.threads} thread" + ("s" if a.threads > 1 else "")
     cpu = run0.get("cpu", "")
-    tput = header(os.path.join(a.out_dir, "throughput.png"),
+    # q4_0 on 1 thread is the main chart; other selections get a suffix.
+    suffix = "" if (a.type, a.threads) == ("q4_0", 1) else f"-{a.type}-t{a.threads}"
+    out_t = os.path.join(a.out_dir, f"throughput{suffix}.png")
+    out_s = os.path.join(a.out_dir, f"speedup{suffix}.png")
+    tput = header(out_t,
                   f"{a.type} throughput, {thr}, {cpu} (M<=4 cold weights, M>4 warm)",
                   "GOPS (2*M*N*K / s)", True)
-    spd = header(os.path.join(a.out_dir, "speedup.png"),
+    spd = header(out_s,
                  f"{a.type} speedup over the plain (un-repacked) baseline, same run, {thr}",
                  "plain time / layout time", False)
     for si, ((n, k), name) in enumerate(shapes):
@@ -147,7 +151,7 @@ def main():
     with open(script, "w") as f:
         f.write("\n".join(tput + ["unset multiplot"] + spd + ["unset multiplot"]) + "\n")
     subprocess.run(["gnuplot", script], check=True)
-    print(f"wrote {a.out_dir}/throughput.png and {a.out_dir}/speedup.png")
+    print(f"wrote {out_t} and {out_s}")
 
 
 if __name__ == "__main__":
