@@ -195,6 +195,11 @@ q4r_layout preferred_layout(q4r_type type, q4r_isa isa) {
     case Q4R_ISA_DOTPROD:
     case Q4R_ISA_NEON:
       return Q4R_LAYOUT_4X4;
+    case Q4R_ISA_AVX2:
+    case Q4R_ISA_AVX512VNNI:
+      // Measured (docs/KERNELS.md): 8x8 is the fastest x86 layout for both types, GEMV and GEMM
+      // (4x8 ties on GEMM, trails on GEMV; 4x4 is 15-30% slower), and it is GGML's x86 layout.
+      return Q4R_LAYOUT_8X8;
     default:
       return Q4R_LAYOUT_8X8;
   }
