@@ -1,8 +1,11 @@
 #include "matmul.h"
 
 #include <algorithm>
+#include <cstring>
+#include <vector>
 
 #include "formats.h"
+#include "quantize.h"
 #include "repack.h"
 
 namespace q4r {
@@ -58,11 +61,32 @@ void run_columns(const KernelTable& kt, q4r_type type, q4r_layout layout, const 
     // measured best on Zen 4 with the x86 kernels (docs/KERNELS.md: +5% over 256 KiB at M=512,
     // the activation preparation per kernel call is amortized over more columns).
     const int64_t block = std::max<int64_t>(rows, (512 * 1024 / w_row_bytes) / rows * rows);
+    // Leftover rows (m % 4): 3 of them go through one 4-row GEMM with a zero row, which reads and
+    // decodes the weights once instead of three times (docs/KERNELS.md); 1 or 2 use the GEMV.
+    const int64_t rem = m - p.gemm_rows;
+    std::vector<uint8_t> pad_group;
+    std::vector<float> pad_y;
+    if (rem >= 3) {
+      std::vector<uint8_t> pad_rows(4 * p.row_bytes, 0);
+      std::memcpy(pad_rows.data(), ws + p.gemm_rows * p.row_bytes, rem * p.row_bytes);
+      pad_group.resize(pad_rows.size());
+      interleave_q8_0_x4(pad_rows.data(), p.row_bytes, pad_group.data(), k,
+                         layout_shape(layout).chunk);
+      pad_y.resize(4 * std::min(block, packed_end - c0));
+    }
     for (int64_t b0 = c0; b0 < packed_end; b0 += block) {
       const int nc = static_cast<int>(std::min(block, packed_end - b0));
       const uint8_t* wb = w + b0 * w_row_bytes;
       if (p.gemm_rows > 0) {
         kt.gemm[wt][li](ki, y + b0, y_stride, wb, ws, static_cast<int>(p.gemm_rows), nc);
+      }
+      if (!pad_group.empty()) {
+        kt.gemm[wt][li](ki, pad_y.data(), nc, wb, pad_group.data(), 4, nc);
+        for (int64_t r = 0; r < rem; ++r) {
+          std::memcpy(y + (p.gemm_rows + r) * y_stride + b0, pad_y.data() + r * nc,
+                      nc * sizeof(float));
+        }
+        continue;
       }
       for (int64_t r = p.gemm_rows; r < m; ++r) {
         kt.gemv[wt][li](ki, y + r * y_stride + b0, wb, ws + r * p.row_bytes, nc);
