@@ -177,7 +177,7 @@ class Runner {
     bandwidth_[threads] =
         std::max(bandwidth_[threads], measure_read_bandwidth(pool(threads), reps));
   }
-  void measure_shape(const BenchShape& s, q4r_type type);
+  void measure_shape(const BenchShape& s);
   void print_shape(const BenchShape& s, q4r_type type, const std::vector<Cell>& cells);
   void print_summary();
   void print_goals();
@@ -240,35 +240,48 @@ void Runner::measure_machine() {
       "Times: median per call, activation quantization included.\n");
 }
 
-void Runner::measure_shape(const BenchShape& s, q4r_type type) {
-  const Buffer plain = random_plain_weights(type, s.n, s.k, 1000 + s.n + 3 * s.k);
-  std::vector<q4r_layout> layouts{Q4R_LAYOUT_PLAIN};
-  if (o_.all_layouts) {
-    layouts.insert(layouts.end(), {Q4R_LAYOUT_4X4, Q4R_LAYOUT_4X8, Q4R_LAYOUT_8X8});
-  } else {
-    layouts.push_back(chosen_layout(type));
+void Runner::measure_shape(const BenchShape& s) {
+  // The variants of this shape: (type, layout) pairs, plain baseline first for each type.
+  struct Variant {
+    q4r_type type;
+    q4r_layout layout;
+    std::size_t plain_index;
+    std::unique_ptr<WeightCopies> cold, warm;
+  };
+  std::vector<Buffer> plains;
+  std::vector<Variant> vars;
+  for (q4r_type type : o_.types) {
+    plains.push_back(random_plain_weights(type, s.n, s.k, 1000 + s.n + 3 * s.k + type));
+    std::vector<q4r_layout> layouts{Q4R_LAYOUT_PLAIN};
+    if (o_.all_layouts) {
+      layouts.insert(layouts.end(), {Q4R_LAYOUT_4X4, Q4R_LAYOUT_4X8, Q4R_LAYOUT_8X8});
+    } else {
+      layouts.push_back(chosen_layout(type));
+    }
+    for (q4r_layout l : layouts) vars.push_back({type, l, plains.size() - 1, nullptr, nullptr});
   }
   bool need_cold = false, need_warm = false;
   for (int m : o_.batches) {
     need_cold |= m <= 4;
     need_warm |= m == 1 || m > 4;
   }
-  const int n_cold = cold_copies(plain.size());
+  const std::size_t bytes = plains.front().size();
+  const int n_cold = cold_copies(bytes);
   for (int t : o_.threads) remeasure_bandwidth(t, 3);
-  // Every layout's weights at once (cold: >= 4 x L3 of copies each), so that the layouts of one
-  // batch can be timed in alternation.
-  std::vector<std::unique_ptr<WeightCopies>> cold(layouts.size()), warm(layouts.size());
-  for (std::size_t li = 0; li < layouts.size(); ++li) {
+  // Every variant's weights at once (cold: >= 4 x L3 of copies each), so that all variants of one
+  // batch are timed in alternation: layouts and types compare under the same load.
+  for (Variant& v : vars) {
+    const Buffer& plain = plains[v.plain_index];
     if (need_cold)
-      cold[li] = std::make_unique<WeightCopies>(plain, type, layouts[li], s.n, s.k, n_cold);
-    if (need_warm) warm[li] = std::make_unique<WeightCopies>(plain, type, layouts[li], s.n, s.k, 1);
+      v.cold = std::make_unique<WeightCopies>(plain, v.type, v.layout, s.n, s.k, n_cold);
+    if (need_warm) v.warm = std::make_unique<WeightCopies>(plain, v.type, v.layout, s.n, s.k, 1);
   }
   std::vector<Cell> cells;
   for (int m : o_.batches) {
     const std::vector<float> x = random_activations(m, s.k, 42 + m);
     std::vector<std::unique_ptr<ParallelMatmul>> mm;
-    for (q4r_layout layout : layouts) {
-      mm.push_back(std::make_unique<ParallelMatmul>(type, layout, s.n, s.k, m));
+    for (const Variant& v : vars) {
+      mm.push_back(std::make_unique<ParallelMatmul>(v.type, v.layout, s.n, s.k, m));
     }
     for (int t : o_.threads) {
       WorkerPool& p = pool(t);
@@ -276,35 +289,38 @@ void Runner::measure_shape(const BenchShape& s, q4r_type type) {
         if (is_cold ? m > 4 : (m > 1 && m <= 4)) continue;
         std::vector<std::function<void()>> calls;
         std::vector<std::size_t> which;
-        for (std::size_t li = 0; li < layouts.size(); ++li) {
-          // A call predicted to take longer than kMaxCallSeconds (at the best rate this layout
+        for (std::size_t vi = 0; vi < vars.size(); ++vi) {
+          const Variant& v = vars[vi];
+          // A call predicted to take longer than kMaxCallSeconds (at the best rate this variant
           // reached on a smaller batch) is skipped: it only happens with the scalar fallback.
           const double ops = 2.0 * m * s.n * s.k;
           double rate = 0;
           for (const Cell& c : cells) {
-            if (c.layout == layouts[li] && c.threads == t) rate = std::max(rate, c.gops() * 1e9);
+            if (c.type == v.type && c.layout == v.layout && c.threads == t) {
+              rate = std::max(rate, c.gops() * 1e9);
+            }
           }
           if (rate > 0 && ops / rate > kMaxCallSeconds) {
-            skipped_.push_back(s.name + " " + q4r_type_name(type) + " " +
-                               q4r_layout_name(layouts[li]) + " M=" + std::to_string(m) + " (~" +
+            skipped_.push_back(s.name + " " + q4r_type_name(v.type) + " " +
+                               q4r_layout_name(v.layout) + " M=" + std::to_string(m) + " (~" +
                                std::to_string(static_cast<int>(ops / rate)) + " s per call)");
             continue;
           }
-          WeightCopies* w = is_cold ? cold[li].get() : warm[li].get();
-          ParallelMatmul* job = mm[li].get();
+          WeightCopies* w = is_cold ? v.cold.get() : v.warm.get();
+          ParallelMatmul* job = mm[vi].get();
           calls.push_back([&p, w, job, &x] { job->run(p, w->next(), x.data()); });
-          which.push_back(li);
+          which.push_back(vi);
         }
         if (calls.empty()) continue;
         const std::vector<Timing> tm = time_interleaved(calls, o_.cell_seconds, !is_cold);
         for (std::size_t i = 0; i < calls.size(); ++i) {
-          const std::size_t li = which[i];
-          Cell c{&s, type, layouts[li], m, t, is_cold};
+          const Variant& v = vars[which[i]];
+          Cell c{&s, v.type, v.layout, m, t, is_cold};
           c.median_s = tm[i].median_s;
           c.min_s = tm[i].min_s;
           c.reps = tm[i].reps;
-          c.weight_bytes = plain.size();
-          c.copies = (is_cold ? cold[li] : warm[li])->copies();
+          c.weight_bytes = bytes;
+          c.copies = (is_cold ? v.cold : v.warm)->copies();
           c.bw_ref = bandwidth_[t];
           c.cpu_share = tm[i].cpu_s / (tm[i].wall_s * t);
           cells.push_back(c);
@@ -314,13 +330,19 @@ void Runner::measure_shape(const BenchShape& s, q4r_type type) {
   }
   for (Cell& c : cells) {
     for (const Cell& b : cells) {
-      if (b.layout == Q4R_LAYOUT_PLAIN && b.m == c.m && b.threads == c.threads &&
-          b.cold == c.cold) {
+      if (b.type == c.type && b.layout == Q4R_LAYOUT_PLAIN && b.m == c.m &&
+          b.threads == c.threads && b.cold == c.cold) {
         c.speedup = b.median_s / c.median_s;
       }
     }
   }
-  print_shape(s, type, cells);
+  for (q4r_type type : o_.types) {
+    std::vector<Cell> of_type;
+    for (const Cell& c : cells) {
+      if (c.type == type) of_type.push_back(c);
+    }
+    if (!of_type.empty()) print_shape(s, type, of_type);
+  }
   cells_.insert(cells_.end(), cells.begin(), cells.end());
 }
 
@@ -493,7 +515,7 @@ int Runner::run() {
   print_header();
   measure_machine();
   for (const BenchShape& s : shapes_) {
-    for (q4r_type type : o_.types) measure_shape(s, type);
+    measure_shape(s);
   }
   print_summary();
   std::printf("\nmemory read bandwidth, best of the measurements before each shape:");
