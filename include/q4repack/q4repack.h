@@ -40,8 +40,18 @@ extern "C" {
 Q4R_API uint32_t q4r_version(void);
 Q4R_API const char* q4r_version_string(void);
 
+/* In C++ the enums below get a fixed underlying type (int): then every int a caller passes is a
+ * valid value of the enum type and is rejected by the checks, instead of being undefined behaviour
+ * inside the C++ implementation (UBSan -fsanitize=enum). Same size and calling convention as the
+ * plain C enums. */
+#if defined(__cplusplus)
+#define Q4R_ENUM(name) enum name : int
+#else
+#define Q4R_ENUM(name) enum name
+#endif
+
 /* ---------------------------------------------------------------- status codes */
-typedef enum q4r_status {
+typedef Q4R_ENUM(q4r_status) {
   Q4R_OK = 0,
   Q4R_E_NULL = 1,        /* a required pointer is NULL */
   Q4R_E_ARGUMENT = 2,    /* an enum, count or option is out of range */
@@ -64,13 +74,13 @@ Q4R_API const char* q4r_strerror(q4r_status status);
 Q4R_API const char* q4r_last_error(void);
 
 /* ---------------------------------------------------------------- types, layouts, ISAs */
-typedef enum q4r_type {
+typedef Q4R_ENUM(q4r_type) {
   Q4R_TYPE_Q4_0 = 0,   /* 18-byte blocks: fp16 d, 16 bytes of nibbles, value (q-8)*d */
   Q4R_TYPE_IQ4_NL = 1, /* 18-byte blocks: fp16 d, 16 bytes of nibbles, value kvalues[q]*d */
   Q4R_TYPE_Q8_0 = 2    /* 34-byte blocks: fp16 d, 32 int8, value q*d (activations) */
 } q4r_type;
 
-typedef enum q4r_layout {
+typedef Q4R_ENUM(q4r_layout) {
   Q4R_LAYOUT_PLAIN = 0, /* GGML's plain row-major blocks */
   Q4R_LAYOUT_4X4 = 1,   /* 4 rows interleaved in 4-byte chunks */
   Q4R_LAYOUT_4X8 = 2,   /* 4 rows interleaved in 8-byte chunks */
@@ -78,7 +88,7 @@ typedef enum q4r_layout {
 } q4r_layout;
 #define Q4R_LAYOUT_COUNT 4
 
-typedef enum q4r_isa {
+typedef Q4R_ENUM(q4r_isa) {
   Q4R_ISA_SCALAR = 0,     /* portable C++ reference, runs everywhere */
   Q4R_ISA_AVX2 = 1,       /* x86: AVX2 + FMA + F16C */
   Q4R_ISA_AVX512VNNI = 2, /* x86: AVX-512 F/BW/VL/DQ + VNNI */
