@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <new>
 
@@ -43,6 +44,39 @@ ColumnChunks column_chunks(int64_t n, int64_t step, int64_t n_tasks, int64_t chu
   c.size = groups_per_chunk * step;
   c.count = (n + c.size - 1) / c.size;
   return c;
+}
+
+q4r_status check_weights(const q4r_weights* w, int64_t copies, std::size_t* one_bytes) {
+  if (!w) return fail(Q4R_E_NULL, "weights descriptor is NULL");
+  // Read the enums as integers: a C caller may store any value there, and loading an
+  // out-of-range value as the C++ enum type would be undefined behaviour.
+  int type, layout;
+  static_assert(sizeof(q4r_type) == sizeof(int) && sizeof(q4r_layout) == sizeof(int), "enum size");
+  std::memcpy(&type, &w->type, sizeof type);
+  std::memcpy(&layout, &w->layout, sizeof layout);
+  if (type != Q4R_TYPE_Q4_0 && type != Q4R_TYPE_IQ4_NL) {
+    return fail(Q4R_E_ARGUMENT, "weight type %d is not q4_0 or iq4_nl", type);
+  }
+  if (layout < Q4R_LAYOUT_PLAIN || layout > Q4R_LAYOUT_8X8) {
+    return fail(Q4R_E_ARGUMENT, "layout %d is not a q4r_layout value", layout);
+  }
+  if (!w->data) return fail(Q4R_E_NULL, "weight data is NULL");
+  std::size_t bytes;
+  if (q4r_status s = q4r_tensor_bytes(w->type, w->n, w->k, &bytes)) return s;
+  std::size_t total;
+  if (__builtin_mul_overflow(bytes, static_cast<std::size_t>(copies), &total)) {
+    return fail(Q4R_E_SHAPE, "%lld tensors of %zu bytes overflow the address space",
+                (long long)copies, bytes);
+  }
+  if (w->size != total) {
+    if (copies == 1) {
+      return fail(Q4R_E_SIZE, "weights are %zu bytes but the shape needs %zu", w->size, total);
+    }
+    return fail(Q4R_E_SIZE, "expert weights are %zu bytes but %lld experts need %zu", w->size,
+                (long long)copies, total);
+  }
+  if (one_bytes) *one_bytes = bytes;
+  return Q4R_OK;
 }
 
 namespace {
@@ -159,29 +193,6 @@ q4r_status check_float_ptr(const char* what, const void* p) {
   return Q4R_OK;
 }
 
-// Type, layout, shape and size of one weight tensor (size = expected bytes * copies).
-q4r_status check_weights(const q4r_weights* w, int64_t copies) {
-  if (!w) return fail(Q4R_E_NULL, "weights descriptor is NULL");
-  if (w->type != Q4R_TYPE_Q4_0 && w->type != Q4R_TYPE_IQ4_NL) {
-    return fail(Q4R_E_ARGUMENT, "weight type %d is not q4_0 or iq4_nl", int(w->type));
-  }
-  if (q4r_layout_rows(w->layout) == 0) {
-    return fail(Q4R_E_ARGUMENT, "layout %d is not a q4r_layout value", int(w->layout));
-  }
-  if (!w->data) return fail(Q4R_E_NULL, "weight data is NULL");
-  std::size_t bytes;
-  if (q4r_status s = q4r_tensor_bytes(w->type, w->n, w->k, &bytes)) return s;
-  std::size_t total;
-  if (__builtin_mul_overflow(bytes, static_cast<std::size_t>(copies), &total)) {
-    return fail(Q4R_E_SHAPE, "%lld experts of %zu bytes overflow the address space",
-                (long long)copies, bytes);
-  }
-  if (w->size != total) {
-    return fail(Q4R_E_SIZE, "weights are %zu bytes but the shape needs %zu", w->size, total);
-  }
-  return Q4R_OK;
-}
-
 q4r_status check_x_y(const q4r_weights* w, const float* x, std::size_t x_stride, int64_t x_rows,
                      const float* y, std::size_t y_stride) {
   if (q4r_status s = check_float_ptr("x", x)) return s;
@@ -264,14 +275,17 @@ int q4r_context_threads(const q4r_context* ctx) {
 }
 
 q4r_layout q4r_context_layout(const q4r_context* ctx, q4r_type type) {
-  return ctx ? preferred_layout(type, ctx->isa) : Q4R_LAYOUT_PLAIN;
+  int t;
+  std::memcpy(&t, &type, sizeof t);  // any int may arrive from C
+  if (!ctx || (t != Q4R_TYPE_Q4_0 && t != Q4R_TYPE_IQ4_NL)) return Q4R_LAYOUT_PLAIN;
+  return preferred_layout(type, ctx->isa);
 }
 
 q4r_status q4r_context_workspace_size(const q4r_context* ctx, const q4r_weights* w, int64_t m,
                                       size_t* out) {
   clear_error();
   if (q4r_status s = check_ctx(ctx)) return s;
-  if (q4r_status s = check_weights(w, 1)) return s;
+  if (q4r_status s = check_weights(w, 1, nullptr)) return s;
   return q4r_workspace_size(w->layout, w->n, m, w->k, out);
 }
 
@@ -280,7 +294,7 @@ q4r_status q4r_context_matmul(const q4r_context* ctx, const q4r_weights* w, cons
                               void* workspace, size_t workspace_size) {
   clear_error();
   if (q4r_status s = check_ctx(ctx)) return s;
-  if (q4r_status s = check_weights(w, 1)) return s;
+  if (q4r_status s = check_weights(w, 1, nullptr)) return s;
   std::size_t need;
   if (q4r_status s = q4r_workspace_size(w->layout, w->n, m, w->k, &need)) return s;
   if (workspace ? workspace_size < need : workspace_size != 0) {

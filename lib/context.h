@@ -47,6 +47,10 @@ void parallel_matmul(const KernelTable& kt, const Executor& ex, q4r_type type, q
                      const uint8_t* w, int64_t n, int64_t k, const float* x, std::size_t x_stride,
                      int64_t m, float* y, std::size_t y_stride, uint8_t* ws);
 
+// Validates a weights descriptor whose data holds `copies` tensors of its shape (1, or the expert
+// count); `one_bytes` (may be NULL) receives one tensor's size.
+q4r_status check_weights(const q4r_weights* w, int64_t copies, std::size_t* one_bytes);
+
 // An executor on the default pool with n_threads threads (<= 0: all); `ref` is its storage.
 Executor pool_executor(int n_threads, PoolRef* ref);
 

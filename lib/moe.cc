@@ -183,26 +183,10 @@ extern "C" q4r_status q4r_context_matmul_id(const q4r_context* ctx, const q4r_we
   if (m <= 0 || m >= (int64_t{1} << 31) / n_used) {
     return fail(Q4R_E_SHAPE, "m = %lld tokens is out of range", (long long)m);
   }
-  // One expert's shape, type and layout; then the whole buffer's size.
-  q4r_weights one = *experts;
-  if (experts->type != Q4R_TYPE_Q4_0 && experts->type != Q4R_TYPE_IQ4_NL) {
-    return fail(Q4R_E_ARGUMENT, "weight type %d is not q4_0 or iq4_nl", int(experts->type));
-  }
-  if (q4r_layout_rows(experts->layout) == 0) {
-    return fail(Q4R_E_ARGUMENT, "layout %d is not a q4r_layout value", int(experts->layout));
-  }
-  if (!experts->data) return fail(Q4R_E_NULL, "expert weight data is NULL");
+  // One expert's shape, type and layout; the buffer holds n_experts of them.
   std::size_t expert_bytes;
-  if (q4r_status s = q4r_tensor_bytes(one.type, one.n, one.k, &expert_bytes)) return s;
-  std::size_t total;
-  if (__builtin_mul_overflow(expert_bytes, static_cast<std::size_t>(n_experts), &total)) {
-    return fail(Q4R_E_SHAPE, "%lld experts of %zu bytes overflow", (long long)n_experts,
-                expert_bytes);
-  }
-  if (experts->size != total) {
-    return fail(Q4R_E_SIZE, "expert weights are %zu bytes but %lld experts need %zu", experts->size,
-                (long long)n_experts, total);
-  }
+  if (q4r_status st = check_weights(experts, n_experts, &expert_bytes)) return st;
+  const q4r_weights one = *experts;
   if (!ids) return fail(Q4R_E_NULL, "ids is NULL");
   if (ids_stride < static_cast<std::size_t>(n_used)) {
     return fail(Q4R_E_ARGUMENT, "ids_stride %zu is smaller than n_used = %lld", ids_stride,

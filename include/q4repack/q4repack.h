@@ -236,6 +236,7 @@ Q4R_API void q4r_context_destroy(q4r_context* ctx);
 /* The context's ISA, thread (task) count, and the layout to repack `type` weights into for it. */
 Q4R_API q4r_isa q4r_context_isa(const q4r_context* ctx);
 Q4R_API int q4r_context_threads(const q4r_context* ctx);
+/* (Q4R_LAYOUT_PLAIN for a NULL context or a non-weight type.) */
 Q4R_API q4r_layout q4r_context_layout(const q4r_context* ctx, q4r_type type);
 
 /* A weight tensor as the matmul sees it: n rows of k values of `type`, stored in `layout`
