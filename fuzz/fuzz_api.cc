@@ -88,6 +88,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (op >= 7 && (!fits(m, k, 8192) || !fits(m, n, 8192)) && m > 0) return 0;
   Buffer a = pick_buffer(in, natural);
   Buffer b = pick_buffer(in, natural);
+  // q4r_repack / q4r_unpack take one size for both buffers: the caller promises both have it.
+  if (op <= 1) b.bytes.resize(a.bytes.size());
   const std::vector<uint8_t> b_before = b.bytes;
   q4r_status s = Q4R_OK;
   bool writes_b = true;
