@@ -369,11 +369,14 @@ void Runner::print_shape(const BenchShape& s, q4r_type type, const std::vector<C
 
 // Weighted totals over the shape list (count x time): a whole layer's matmuls.
 void Runner::print_summary() {
-  if (shapes_.size() < 2) return;
+  if (shapes_.size() < 2 && !o_.whole_model) return;
   int total_count = 0;
   for (const BenchShape& s : shapes_) total_count += s.count;
-  std::printf("\nwhole layer (%d matrices, count x time per shape):\n", total_count);
-  std::printf("  type     M  cache  thr  layout      time    speedup\n");
+  const char* what = o_.whole_model ? "whole model" : "whole layer";
+  std::printf("\n%s (%d matrices, count x time per shape)%s:\n", what, total_count,
+              o_.whole_model ? "; tokens/s of its matmuls: M=1 decode, M>1 prefill" : "");
+  std::printf("  type     M  cache  thr  layout      time    speedup%s\n",
+              o_.whole_model ? "     tokens/s" : "");
   // A total is only meaningful over every shape: count how many each one covers.
   std::map<std::tuple<q4r_type, int, bool, int, q4r_layout>, std::pair<double, std::size_t>> sum;
   for (const Cell& c : cells_) {
@@ -389,9 +392,14 @@ void Runner::print_summary() {
     if (layout != Q4R_LAYOUT_PLAIN && complete && base.second == shapes_.size()) {
       std::snprintf(sp, sizeof sp, "%6.2fx", base.first / e.first);
     }
-    std::printf("  %-6s %4d  %-5s  %3d  %-6s  %s  %s\n", q4r_type_name(type), m,
+    // One forward pass runs every matrix once per batch of m tokens.
+    char tps[24] = "";
+    if (o_.whole_model && complete && e.first > 0) {
+      std::snprintf(tps, sizeof tps, "  %11.1f", m / e.first);
+    }
+    std::printf("  %-6s %4d  %-5s  %3d  %-6s  %s  %s%s\n", q4r_type_name(type), m,
                 warm ? "warm" : "cold", threads, q4r_layout_name(layout),
-                complete ? format_time(e.first).c_str() : " (skipped)", sp);
+                complete ? format_time(e.first).c_str() : " (skipped)", sp, tps);
   }
 }
 

@@ -28,6 +28,7 @@ struct BenchOptions {
   std::string json_path;                    // "" = no JSON
   std::string source = "default 8B layer";  // where the shapes came from, for the report
   double cell_seconds = 0.25;  // time budget of one measurement (at least 3 timed calls)
+  bool whole_model = false;    // the shapes are every matrix of a model: report tokens/s
 };
 
 // One transformer layer of an 8B Llama-style model (hidden 4096, 8 KV heads of 128, FFN 14336).

@@ -8,6 +8,7 @@
 
 #include "bench_runner.h"
 #include "cli.h"
+#include "lib/gguf.h"
 
 using namespace q4r::cli;
 
@@ -51,13 +52,40 @@ std::vector<q4r::bench::BenchShape> parse_shapes(const std::string& text) {
   return out;
 }
 
+// The distinct Q4_0 / IQ4_NL matrix shapes of a GGUF file, each with how often it occurs, and the
+// types present (a file normally has one weight type).
+std::vector<q4r::bench::BenchShape> gguf_shapes(const std::string& path,
+                                                std::vector<q4r_type>* types) {
+  q4r::GgufFile file;
+  if (file.open(path.c_str()) != Q4R_OK) {
+    input_error("%s: %s", path.c_str(), q4r_last_error());
+  }
+  std::vector<q4r::bench::BenchShape> out;
+  types->clear();
+  for (const q4r::GgufWeightShape& s : q4r::gguf_weight_shapes(file)) {
+    if (std::find(types->begin(), types->end(), s.type) == types->end()) types->push_back(s.type);
+    const std::string name = std::to_string(s.rows) + "x" + std::to_string(s.k);
+    auto same = std::find_if(out.begin(), out.end(), [&](const q4r::bench::BenchShape& b) {
+      return b.n == s.rows && b.k == s.k;
+    });
+    if (same != out.end()) {
+      same->count += static_cast<int>(s.count);
+    } else {
+      out.push_back({name, s.rows, s.k, static_cast<int>(s.count)});
+    }
+  }
+  if (out.empty())
+    input_error("%s has no Q4_0 or IQ4_NL weight matrices to benchmark", path.c_str());
+  return out;
+}
+
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
   const Args a =
       ArgParser("bench",
-                "[--threads LIST] [--batch LIST] [--type q4_0|iq4_nl|all] [--all-layouts]\n"
-                "                      [--json FILE]",
+                "[FILE.gguf] [--threads LIST] [--batch LIST] [--type q4_0|iq4_nl|all]\n"
+                "                      [--all-layouts] [--json FILE]",
                 "Measures this machine's memory read bandwidth, then Y = X * W^T through the\n"
                 "public API on the weight shapes of one 8B-model layer (4096x4096, 1024x4096,\n"
                 "14336x4096, 4096x14336): the plain (un-repacked) baseline against the preferred\n"
@@ -65,7 +93,10 @@ int cmd_bench(int argc, char** argv) {
                 "time per call, GB/s of weights and % of the measured bandwidth (M <= 4), GOPS\n"
                 "(2*M*N*K/s) and the speedup over the baseline. M <= 4 uses cold weights (rotated\n"
                 "copies larger than the L3 cache); M = 1 is also shown warm. About a minute with\n"
-                "the defaults. Q4REPACK_ISA=<isa> selects another instruction set.")
+                "the defaults. Q4REPACK_ISA=<isa> selects another instruction set.\n"
+                "With FILE.gguf: the file's distinct Q4_0/IQ4_NL weight shapes, weighted by how\n"
+                "often each occurs, ending with an estimate of decode and prefill tokens/s of the\n"
+                "model's matmuls on this machine, plain vs repacked.")
           .option("threads", "comma-separated thread counts (default 1), e.g. 1,2")
           .option("batch", "comma-separated batch sizes M (default 1,16,512)")
           .option("type", "q4_0, iq4_nl or all (default q4_0)")
@@ -75,7 +106,7 @@ int cmd_bench(int argc, char** argv) {
           .option("shapes",
                   "comma-separated NxK weight shapes instead of the 8B layer, e.g. 4096x4096")
           .option("seconds", "time budget of one measurement in seconds (default 0.25)")
-          .positionals(0, 0, "")
+          .positionals(0, 1, "FILE.gguf")
           .parse(argc, argv);
   q4r::bench::BenchOptions o;
   if (a.has("threads")) o.threads = int_list("threads", a.str("threads"), 1, 256);
@@ -103,6 +134,14 @@ int cmd_bench(int argc, char** argv) {
   if (a.has("shapes")) {
     shapes = parse_shapes(a.str("shapes"));
     o.source = "--shapes " + a.str("shapes");
+  }
+  if (!a.positional().empty()) {
+    if (a.has("shapes")) usage_error("give either FILE.gguf or --shapes, not both");
+    std::vector<q4r_type> file_types;
+    shapes = gguf_shapes(a.positional()[0], &file_types);
+    if (!a.has("type")) o.types = file_types;
+    o.source = a.positional()[0];
+    o.whole_model = true;
   }
   return q4r::bench::run_bench(shapes, o);
 }
