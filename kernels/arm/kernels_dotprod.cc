@@ -21,27 +21,10 @@
 
 #include "kernel_table.h"
 #include "lib/formats.h"
+#include "arm/arm_layout.inc"
 
 namespace q4r {
 namespace {
-
-template <int Begin, int End, class F>
-inline void unroll(F&& f) {
-  if constexpr (Begin < End) {
-    f(std::integral_constant<int, Begin>{});
-    unroll<Begin + 1, End>(f);
-  }
-}
-
-inline float half_at(const uint8_t* p) {
-  __fp16 h;
-  std::memcpy(&h, p, 2);
-  return static_cast<float>(h);
-}
-
-inline float32x4_t halves4(const uint8_t* p) {
-  return vcvt_f32_f16(vreinterpret_f16_u8(vld1_u8(p)));
-}
 
 // ---------------------------------------------------------------- weight decoders
 struct Q4_0Packed {  // XORed nibbles; decoded x16
@@ -74,35 +57,6 @@ inline float32x4_t to_float(int32x4_t isum) {
   } else {
     return vcvtq_f32_s32(isum);
   }
-}
-
-// Column quads of subgroup h (see the NEON file): q[i] lane j = bytes 4i..4i+3 of column 4h+j.
-template <int N, int B>
-inline void load_quads(const uint8_t* qs, int h, uint8x16_t q[4]) {
-  if constexpr (B == 4) {
-    static_assert(N == 4, "chunk 4 exists only for 4 rows");
-    for (int i = 0; i < 4; ++i) q[i] = vld1q_u8(qs + 16 * i);
-  } else {
-    for (int half = 0; half < 2; ++half) {
-      const uint8_t* p = qs + half * 8 * N + 32 * h;
-      const uint32x4_t c01 = vreinterpretq_u32_u8(vld1q_u8(p));
-      const uint32x4_t c23 = vreinterpretq_u32_u8(vld1q_u8(p + 16));
-      q[2 * half] = vreinterpretq_u8_u32(vuzp1q_u32(c01, c23));
-      q[2 * half + 1] = vreinterpretq_u8_u32(vuzp2q_u32(c01, c23));
-    }
-  }
-}
-
-template <class W, int N, int B>
-inline void load_weights(const W& dec, const uint8_t* qs, int h, int8x16_t w[8]) {
-  uint8x16_t q[4];
-  load_quads<N, B>(qs, h, q);
-  for (int i = 0; i < 4; ++i) dec.decode(q[i], w[i], w[i + 4]);
-}
-
-// Byte offset of activation values k = 4t..4t+3 of row m: plain row (B = 0) or block_q8_0x4.
-constexpr int act_offset(int B, int m, int t) {
-  return B == 0 ? 4 * t : (4 * t / B) * 4 * B + m * B + (4 * t) % B;
 }
 
 // Integer dots of 4 columns with activation row M; av = the activation block's 16-byte vectors.

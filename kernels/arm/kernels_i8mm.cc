@@ -20,21 +20,10 @@
 
 #include "kernel_table.h"
 #include "lib/formats.h"
+#include "arm/arm_layout.inc"
 
 namespace q4r {
 namespace {
-
-template <int Begin, int End, class F>
-inline void unroll(F&& f) {
-  if constexpr (Begin < End) {
-    f(std::integral_constant<int, Begin>{});
-    unroll<Begin + 1, End>(f);
-  }
-}
-
-inline float32x4_t halves4(const uint8_t* p) {
-  return vcvt_f32_f16(vreinterpret_f16_u8(vld1_u8(p)));
-}
 
 struct Q4_0Packed {  // XORed nibbles; decoded x16
   static constexpr bool kTimes16 = true;

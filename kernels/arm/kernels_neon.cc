@@ -22,30 +22,10 @@
 
 #include "kernel_table.h"
 #include "lib/formats.h"
+#include "arm/arm_layout.inc"
 
 namespace q4r {
 namespace {
-
-// Compile-time loop: calls f(std::integral_constant<int, I>) for I in [Begin, End), so that lane
-// indices built from I are constants.
-template <int Begin, int End, class F>
-inline void unroll(F&& f) {
-  if constexpr (Begin < End) {
-    f(std::integral_constant<int, Begin>{});
-    unroll<Begin + 1, End>(f);
-  }
-}
-
-inline float half_at(const uint8_t* p) {
-  __fp16 h;
-  std::memcpy(&h, p, 2);
-  return static_cast<float>(h);
-}
-
-// Four consecutive fp16 scales.
-inline float32x4_t halves4(const uint8_t* p) {
-  return vcvt_f32_f16(vreinterpret_f16_u8(vld1_u8(p)));
-}
 
 inline int32_t load_i32(const int8_t* p) {
   int32_t v;
@@ -76,40 +56,6 @@ struct Iq4nl {  // codebook indices: one TBL lookup per nibble
     hi = vqtbl1q_s8(table, vshrq_n_u8(b, 4));
   }
 };
-
-// Raw quant bytes of the 4-column subgroup h of one interleaved block (qs = first quant byte) as
-// column quads: q[i] lane j = bytes 4i..4i+3 of column 4h+j.
-template <int N, int B>
-inline void load_quads(const uint8_t* qs, int h, uint8x16_t q[4]) {
-  if constexpr (B == 4) {
-    static_assert(N == 4, "chunk 4 exists only for 4 rows");
-    for (int i = 0; i < 4; ++i) q[i] = vld1q_u8(qs + 16 * i);
-  } else {
-    // B = 8: each 16 bytes hold 8 bytes of two columns; bytes 0-7 of all N columns come first.
-    for (int half = 0; half < 2; ++half) {
-      const uint8_t* p = qs + half * 8 * N + 32 * h;
-      const uint32x4_t c01 = vreinterpretq_u32_u8(vld1q_u8(p));
-      const uint32x4_t c23 = vreinterpretq_u32_u8(vld1q_u8(p + 16));
-      q[2 * half] = vreinterpretq_u8_u32(vuzp1q_u32(c01, c23));
-      q[2 * half + 1] = vreinterpretq_u8_u32(vuzp2q_u32(c01, c23));
-    }
-  }
-}
-
-// Decoded weights of a subgroup: w[t] lane j = the 4 values k = 4t..4t+3 of column 4h+j
-// (t < 4 from the low nibbles, t >= 4 from the high nibbles).
-template <class W, int N, int B>
-inline void load_weights(const W& dec, const uint8_t* qs, int h, int8x16_t w[8]) {
-  uint8x16_t q[4];
-  load_quads<N, B>(qs, h, q);
-  for (int i = 0; i < 4; ++i) dec.decode(q[i], w[i], w[i + 4]);
-}
-
-// Byte offset of activation values k = 4t..4t+3 of row m in one activation block: a plain Q8_0
-// row (B = 0) or a block_q8_0x4 with chunk B (FORMATS.md B.3.2).
-constexpr int act_offset(int B, int m, int t) {
-  return B == 0 ? 4 * t : (4 * t / B) * 4 * B + m * B + (4 * t) % B;
-}
 
 // Integer dots of 4 columns (decoded quads w) with activation row M of block aq.
 template <class W, int B, int M>
