@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs q4repack into a temporary prefix (cmake --install) and builds examples/consumer against
-# it twice: with find_package (static, shared and C++ targets) and with pkg-config; runs them all.
+# it twice: with find_package (static, shared and C++ targets) and with pkg-config, then the example
+# engine (examples/ffn_engine.cc) with pkg-config; runs them all.
 # Reuses build/release when it exists (scripts/test.sh builds it first), else configures its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,4 +59,9 @@ LD_LIBRARY_PATH=$libdir "$tmp/pc_consumer"
 c++ -std=c++17 -o "$tmp/pc_consumer_cpp" "$root/examples/consumer/consumer.cpp" \
   $(pkg-config --cflags --libs q4repack)
 LD_LIBRARY_PATH=$libdir "$tmp/pc_consumer_cpp"
+echo "--- the example engine against the installed package"
+c++ -std=c++17 -O2 -o "$tmp/ffn_engine" "$root/examples/ffn_engine.cc" \
+  $(pkg-config --cflags --libs q4repack) -pthread
+LD_LIBRARY_PATH=$libdir "$tmp/ffn_engine" --check --scale 16 --layers 3 --prompt 9 --tokens 3 \
+  --threads 3
 echo "install: ok"
