@@ -50,6 +50,7 @@ Q4R_API const char* q4r_version_string(void);
 #define Q4R_ENUM(name) enum name
 #endif
 
+/* clang-format off: it cannot read the Q4R_ENUM macro as an enum head. */
 /* ---------------------------------------------------------------- status codes */
 typedef Q4R_ENUM(q4r_status) {
   Q4R_OK = 0,
@@ -97,6 +98,7 @@ typedef Q4R_ENUM(q4r_isa) {
   Q4R_ISA_I8MM = 5        /* aarch64: + SMMLA (i8mm) */
 } q4r_isa;
 #define Q4R_ISA_COUNT 6
+/* clang-format on */
 
 Q4R_API const char* q4r_type_name(q4r_type type);       /* "q4_0", "iq4_nl", "q8_0" */
 Q4R_API const char* q4r_layout_name(q4r_layout layout); /* "none", "4x4", "4x8", "8x8" */
