@@ -50,7 +50,8 @@ Q4R_API const char* q4r_version_string(void);
 #define Q4R_ENUM(name) enum name
 #endif
 
-/* clang-format off: it cannot read the Q4R_ENUM macro as an enum head. */
+/* clang-format cannot read the Q4R_ENUM macro as an enum head: */
+/* clang-format off */
 /* ---------------------------------------------------------------- status codes */
 typedef Q4R_ENUM(q4r_status) {
   Q4R_OK = 0,
@@ -200,7 +201,6 @@ Q4R_API q4r_status q4r_matmul(q4r_type type, q4r_layout layout, const void* w, s
                               int64_t n, int64_t k, const float* x, int64_t m, float* y,
                               int n_threads);
 
-
 /* ---------------------------------------------------------------- threads and contexts */
 /* Row step of activation quantization: q4r_quantize_activations_rows ranges start at multiples of
  * this (4), the height of one interleaved activation group. */
@@ -261,9 +261,9 @@ Q4R_API q4r_status q4r_context_workspace_size(const q4r_context* ctx, const q4r_
  * x: m rows, row stride x_stride floats (>= k); y: m rows, row stride y_stride floats (>= n).
  * workspace: NULL (allocated per call; workspace_size must be 0) or at least
  * q4r_context_workspace_size bytes. */
-Q4R_API q4r_status q4r_context_matmul(const q4r_context* ctx, const q4r_weights* w,
-                                      const float* x, size_t x_stride, int64_t m, float* y,
-                                      size_t y_stride, void* workspace, size_t workspace_size);
+Q4R_API q4r_status q4r_context_matmul(const q4r_context* ctx, const q4r_weights* w, const float* x,
+                                      size_t x_stride, int64_t m, float* y, size_t y_stride,
+                                      void* workspace, size_t workspace_size);
 
 /* ---------------------------------------------------------------- expert (MoE) matmul */
 /* GGML's MUL_MAT_ID. `experts` describes ONE expert (n rows of k, its type and layout);
