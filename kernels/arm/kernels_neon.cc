@@ -142,24 +142,9 @@ void gemm_rows(int nb, float* s, std::size_t bs, const uint8_t* w, const uint8_t
           });
         }
       }
-      for (int g = 0; g < G; ++g) {
-        for (int m = 0; m < 4; ++m) {
-          vst1q_f32(s + (static_cast<std::size_t>(4 * (y0 + g) + m)) * bs + x * N + 4 * h,
-                    acc[4 * g + m]);
-        }
-      }
+      store_tile<G>(s, bs, y0, x * N + 4 * h, acc);
     }
   }
-}
-
-template <class W, int N, int B>
-void gemm(int k, float* s, std::size_t bs, const void* vw, const void* va, int nr, int nc) {
-  const int nb = k / kBlockValues;
-  const auto* w = static_cast<const uint8_t*>(vw);
-  const auto* a = static_cast<const uint8_t*>(va);
-  int y = 0;
-  for (; y + 4 <= nr / 4; y += 4) gemm_rows<W, N, B, 4>(nb, s, bs, w, a, y, nc);
-  for (; y < nr / 4; ++y) gemm_rows<W, N, B, 1>(nb, s, bs, w, a, y, nc);
 }
 
 // ---------------------------------------------------------------- plain rows
