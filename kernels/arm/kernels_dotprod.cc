@@ -21,43 +21,11 @@
 
 #include "kernel_table.h"
 #include "lib/formats.h"
+#include "arm/arm_dot_decoders.inc"
 #include "arm/arm_layout.inc"
 
 namespace q4r {
 namespace {
-
-// ---------------------------------------------------------------- weight decoders
-struct Q4_0Packed {  // XORed nibbles; decoded x16
-  static constexpr bool kTimes16 = true;
-  void decode(uint8x16_t b, int8x16_t& lo, int8x16_t& hi) const {
-    lo = vshlq_n_s8(vreinterpretq_s8_u8(b), 4);
-    hi = vreinterpretq_s8_u8(vandq_u8(b, vdupq_n_u8(0xF0)));
-  }
-};
-struct Q4_0Plain {  // biased nibbles: XOR in the register, then as repacked
-  static constexpr bool kTimes16 = true;
-  void decode(uint8x16_t b, int8x16_t& lo, int8x16_t& hi) const {
-    Q4_0Packed().decode(veorq_u8(b, vdupq_n_u8(kQ4_0RepackXor)), lo, hi);
-  }
-};
-struct Iq4nl {
-  static constexpr bool kTimes16 = false;
-  Iq4nl() : table(vld1q_s8(kIq4nlValues)) {}
-  int8x16_t table;
-  void decode(uint8x16_t b, int8x16_t& lo, int8x16_t& hi) const {
-    lo = vqtbl1q_s8(table, vandq_u8(b, vdupq_n_u8(0x0F)));
-    hi = vqtbl1q_s8(table, vshrq_n_u8(b, 4));
-  }
-};
-
-template <class W>
-inline float32x4_t to_float(int32x4_t isum) {
-  if constexpr (W::kTimes16) {
-    return vcvtq_n_f32_s32(isum, 4);  // exact: isum is a multiple of 16 below 2^24
-  } else {
-    return vcvtq_f32_s32(isum);
-  }
-}
 
 // Integer dots of 4 columns with activation row M; av = the activation block's 16-byte vectors.
 // Two chains (low and high nibbles) keep SDOT latency off the critical path.

@@ -20,36 +20,11 @@
 
 #include "kernel_table.h"
 #include "lib/formats.h"
+#include "arm/arm_dot_decoders.inc"
 #include "arm/arm_layout.inc"
 
 namespace q4r {
 namespace {
-
-struct Q4_0Packed {  // XORed nibbles; decoded x16
-  static constexpr bool kTimes16 = true;
-  void decode(uint8x16_t b, int8x16_t& lo, int8x16_t& hi) const {
-    lo = vshlq_n_s8(vreinterpretq_s8_u8(b), 4);
-    hi = vreinterpretq_s8_u8(vandq_u8(b, vdupq_n_u8(0xF0)));
-  }
-};
-struct Iq4nl {
-  static constexpr bool kTimes16 = false;
-  Iq4nl() : table(vld1q_s8(kIq4nlValues)) {}
-  int8x16_t table;
-  void decode(uint8x16_t b, int8x16_t& lo, int8x16_t& hi) const {
-    lo = vqtbl1q_s8(table, vandq_u8(b, vdupq_n_u8(0x0F)));
-    hi = vqtbl1q_s8(table, vshrq_n_u8(b, 4));
-  }
-};
-
-template <class W>
-inline float32x4_t to_float(int32x4_t isum) {
-  if constexpr (W::kTimes16) {
-    return vcvtq_n_f32_s32(isum, 4);
-  } else {
-    return vcvtq_f32_s32(isum);
-  }
-}
 
 // Decoded column pairs of 4-column subgroup h: w[p][o] = k-octet o (k 8o..8o+7) of columns
 // 4h+2p (bytes 0-7) and 4h+2p+1 (bytes 8-15).
