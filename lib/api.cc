@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "checks.h"
 #include "context.h"
 #include "dispatch.h"
 #include "error.h"
@@ -104,28 +105,6 @@ q4r_status check_floats(const char* what, const float* p) {
                 static_cast<const void*>(p));
   }
   return Q4R_OK;
-}
-
-// [a, a + a_size) and [b, b + b_size) share a byte.
-// Written with differences so that huge sizes cannot wrap around.
-bool overlap(const void* a, std::size_t a_size, const void* b, std::size_t b_size) {
-  const auto pa = reinterpret_cast<uintptr_t>(a), pb = reinterpret_cast<uintptr_t>(b);
-  if (a_size == 0 || b_size == 0) return false;
-  return pa >= pb ? pa - pb < b_size : pb - pa < a_size;
-}
-
-// Bytes spanned by `rows` float rows of `cols` values at a stride of `stride` floats (saturates).
-std::size_t float_span(int64_t rows, std::size_t stride, int64_t cols) {
-  std::size_t floats;
-  if (__builtin_mul_overflow(static_cast<std::size_t>(rows - 1), stride, &floats) ||
-      __builtin_add_overflow(floats, static_cast<std::size_t>(cols), &floats) ||
-      __builtin_mul_overflow(floats, sizeof(float), &floats)) {
-    return SIZE_MAX;
-  }
-  return floats;
-}
-bool overlap(const void* a, const void* b, std::size_t size) {
-  return overlap(a, size, b, size);
 }
 
 q4r_status check_finite(const float* x, int64_t rows, int64_t k, std::size_t stride) {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <new>
 
+#include "checks.h"
 #include "dispatch.h"
 #include "error.h"
 #include "matmul.h"
@@ -302,6 +303,20 @@ q4r_status q4r_context_matmul(const q4r_context* ctx, const q4r_weights* w, cons
                 workspace_size, need);
   }
   if (q4r_status s = check_x_y(w, x, x_stride, m, y, y_stride)) return s;
+  // The exact byte ranges the call reads (x, weights) and writes (y; the first `need` bytes of a
+  // caller's workspace). Writing into a range that is also read would corrupt the result or the
+  // caller's data, so an overlap is refused before anything is written.
+  const std::size_t y_span = float_span(m, y_stride, w->n);
+  const std::size_t x_span = float_span(m, x_stride, w->k);
+  const std::size_t ws_span = workspace ? need : 0;
+  if (overlap(y, y_span, x, x_span)) return fail(Q4R_E_OVERLAP, "y overlaps x");
+  if (overlap(y, y_span, w->data, w->size)) return fail(Q4R_E_OVERLAP, "y overlaps the weights");
+  if (overlap(y, y_span, workspace, ws_span)) {
+    return fail(Q4R_E_OVERLAP, "y overlaps the workspace");
+  }
+  if (overlap(workspace, ws_span, x, x_span) || overlap(workspace, ws_span, w->data, w->size)) {
+    return fail(Q4R_E_OVERLAP, "the workspace overlaps x or the weights");
+  }
   std::unique_ptr<uint8_t[]> owned;
   auto* ws = static_cast<uint8_t*>(workspace);
   if (!ws) {

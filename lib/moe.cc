@@ -8,6 +8,7 @@
 #include <new>
 #include <vector>
 
+#include "checks.h"
 #include "dispatch.h"
 #include "error.h"
 #include "formats.h"
@@ -222,6 +223,18 @@ extern "C" q4r_status q4r_context_matmul_id(const q4r_context* ctx, const q4r_we
         return fail(Q4R_E_VALUE, "activation row %lld has a non-finite value", (long long)r);
       }
     }
+  }
+  // y receives m * n_used rows (one per slot); refuse before writing if it shares a byte with
+  // anything the call reads. The MoE workspace is internal, so it cannot overlap.
+  const std::size_t y_span = float_span(m * n_used, y_stride, one.n);
+  if (overlap(y, y_span, x, float_span(x_rows, x_stride, one.k))) {
+    return fail(Q4R_E_OVERLAP, "y overlaps x");
+  }
+  if (overlap(y, y_span, experts->data, experts->size)) {
+    return fail(Q4R_E_OVERLAP, "y overlaps the expert weights");
+  }
+  if (overlap(y, y_span, ids, strided_span(m, ids_stride, n_used, sizeof(int32_t)))) {
+    return fail(Q4R_E_OVERLAP, "y overlaps the ids");
   }
   MoeArgs a{one.type,        one.layout, static_cast<const uint8_t*>(experts->data),
             expert_bytes,    n_experts,  one.n,

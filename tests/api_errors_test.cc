@@ -7,6 +7,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "q4repack/q4repack.h"
@@ -536,6 +537,123 @@ TEST(ApiErrors, ContextFunctions) {
   EXPECT_FAILS(Q4R_E_VALUE, q4r_context_matmul_id(ctx, &ew, E, nan_x.data(), K, 0, M, ids.data(), 1,
                                                   used, yp, N));
   EXPECT_TRUE(y.intact());
+  q4r_context_destroy(ctx);
+}
+
+// A float buffer with a snapshot, to check that a refused call wrote nothing into it.
+struct Snapshot {
+  explicit Snapshot(std::vector<float> v) : now(std::move(v)), before(now) {}
+  float* at(size_t i) { return now.data() + i; }
+  bool unchanged() const { return std::memcmp(now.data(), before.data(), now.size() * 4) == 0; }
+  std::vector<float> now, before;
+};
+
+// The context calls refuse a y (or a caller workspace) that shares a byte with what they read,
+// computed from the exact strided spans, and leave every buffer as it was.
+TEST(ApiErrors, ContextOverlap) {
+  Inputs in;
+  q4r_context* ctx = nullptr;
+  ASSERT_EQ(q4r_context_create(nullptr, &ctx), Q4R_OK);
+  const q4r_weights good{Q4R_TYPE_Q4_0, Q4R_LAYOUT_PLAIN, in.q4.data(), in.q4.size(), N, K};
+  const size_t wb = in.q4.size();
+  size_t ws_bytes = 0;
+  ASSERT_EQ(q4r_context_workspace_size(ctx, &good, M, &ws_bytes), Q4R_OK);
+
+  // y inside x, or touching only x's last value; y right after x is fine.
+  const size_t xs = K + 8;  // x rows in a wider stride: its span is (M - 1) * xs + K floats
+  const size_t x_span = (M - 1) * xs + K;
+  std::vector<float> xy_init(x_span + M * N, 0.f);
+  for (int64_t r = 0; r < M; ++r) std::memcpy(&xy_init[r * xs], &in.x[r * K], K * 4);
+  for (size_t y_at : {size_t{K}, x_span - 1}) {
+    Snapshot xy(xy_init);
+    EXPECT_FAILS(Q4R_E_OVERLAP,
+                 q4r_context_matmul(ctx, &good, xy.at(0), xs, M, xy.at(y_at), N, nullptr, 0));
+    EXPECT_TRUE(xy.unchanged()) << "y at " << y_at;
+  }
+  {
+    Snapshot xy(xy_init);
+    EXPECT_EQ(q4r_context_matmul(ctx, &good, xy.at(0), xs, M, xy.at(x_span), N, nullptr, 0), Q4R_OK)
+        << q4r_last_error();
+  }
+  // y overlapping the weights (its last row only, through a wide y stride).
+  {
+    const size_t ys = N + 4;
+    Snapshot wy(std::vector<float>((M - 1) * ys + N + wb / 4, 0.f));
+    std::memcpy(wy.at((M - 1) * ys + N - 1), in.q4.data(), wb);
+    wy.before = wy.now;
+    const q4r_weights w{Q4R_TYPE_Q4_0, Q4R_LAYOUT_PLAIN, wy.at((M - 1) * ys + N - 1), wb, N, K};
+    EXPECT_FAILS(Q4R_E_OVERLAP,
+                 q4r_context_matmul(ctx, &w, in.x.data(), K, M, wy.at(0), ys, nullptr, 0));
+    EXPECT_TRUE(wy.unchanged());
+  }
+  // A caller workspace overlapping y, x or the weights.
+  {
+    Snapshot buf(std::vector<float>(ws_bytes / 4 + M * N + 1, 0.f));
+    EXPECT_FAILS(Q4R_E_OVERLAP,
+                 q4r_context_matmul(ctx, &good, in.x.data(), K, M, buf.at(ws_bytes / 4 - 1), N,
+                                    buf.at(0), ws_bytes));
+    EXPECT_TRUE(buf.unchanged());
+  }
+  {
+    Snapshot xw(std::vector<float>(M * K + ws_bytes / 4 + 1, 0.f));
+    std::memcpy(xw.at(0), in.x.data(), M * K * 4);
+    xw.before = xw.now;
+    Canary y(M * N * 4);
+    EXPECT_FAILS(Q4R_E_OVERLAP, q4r_context_matmul(ctx, &good, xw.at(0), K, M, y.floats(), N,
+                                                   xw.at(M * K - 1), ws_bytes));
+    EXPECT_TRUE(xw.unchanged());
+    EXPECT_TRUE(y.intact());
+    std::vector<uint8_t> ww(wb + ws_bytes);
+    std::memcpy(ww.data(), in.q4.data(), wb);
+    const std::vector<uint8_t> ww_before = ww;
+    const q4r_weights w{Q4R_TYPE_Q4_0, Q4R_LAYOUT_PLAIN, ww.data(), wb, N, K};
+    EXPECT_FAILS(Q4R_E_OVERLAP, q4r_context_matmul(ctx, &w, in.x.data(), K, M, y.floats(), N,
+                                                   ww.data() + 4, ws_bytes));
+    EXPECT_EQ(ww, ww_before);
+    EXPECT_TRUE(y.intact());
+  }
+
+  // MoE: y (m * n_used rows) overlapping x, the expert weights or the ids.
+  const int64_t E = 2, used = 2;
+  const size_t y_floats = M * used * N;
+  std::vector<float> experts_init(2 * wb / 4);
+  std::memcpy(experts_init.data(), in.q4.data(), wb);
+  std::memcpy(reinterpret_cast<uint8_t*>(experts_init.data()) + wb, in.q4.data(), wb);
+  std::vector<int32_t> ids(M * used);
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(i % 2);
+  {
+    Snapshot xy(std::vector<float>(M * K + y_floats, 0.f));
+    std::memcpy(xy.at(0), in.x.data(), M * K * 4);
+    xy.before = xy.now;
+    const q4r_weights ew{Q4R_TYPE_Q4_0, Q4R_LAYOUT_PLAIN, experts_init.data(), 2 * wb, N, K};
+    EXPECT_FAILS(Q4R_E_OVERLAP, q4r_context_matmul_id(ctx, &ew, E, xy.at(0), K, 0, M, ids.data(),
+                                                      used, used, xy.at(M * K - 1), N));
+    EXPECT_TRUE(xy.unchanged());
+    EXPECT_EQ(q4r_context_matmul_id(ctx, &ew, E, xy.at(0), K, 0, M, ids.data(), used, used,
+                                    xy.at(M * K), N),
+              Q4R_OK)
+        << q4r_last_error();
+  }
+  {
+    Snapshot ey(std::vector<float>(y_floats + experts_init.size(), 0.f));
+    std::memcpy(ey.at(y_floats - 1), experts_init.data(), 2 * wb);
+    ey.before = ey.now;
+    const q4r_weights ew{Q4R_TYPE_Q4_0, Q4R_LAYOUT_PLAIN, ey.at(y_floats - 1), 2 * wb, N, K};
+    EXPECT_FAILS(Q4R_E_OVERLAP, q4r_context_matmul_id(ctx, &ew, E, in.x.data(), K, 0, M, ids.data(),
+                                                      used, used, ey.at(0), N));
+    EXPECT_TRUE(ey.unchanged());
+  }
+  {
+    // The ids live in the float buffer right where y's last slot row ends.
+    Snapshot iy(std::vector<float>(y_floats + ids.size(), 0.f));
+    std::memcpy(iy.at(y_floats - 1), ids.data(), ids.size() * 4);
+    iy.before = iy.now;
+    const auto* id = reinterpret_cast<const int32_t*>(iy.at(y_floats - 1));
+    const q4r_weights ew{Q4R_TYPE_Q4_0, Q4R_LAYOUT_PLAIN, experts_init.data(), 2 * wb, N, K};
+    EXPECT_FAILS(Q4R_E_OVERLAP, q4r_context_matmul_id(ctx, &ew, E, in.x.data(), K, 0, M, id, used,
+                                                      used, iy.at(0), N));
+    EXPECT_TRUE(iy.unchanged());
+  }
   q4r_context_destroy(ctx);
 }
 
