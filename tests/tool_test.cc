@@ -1,6 +1,7 @@
 // The q4repack tool, run as a user runs it (Q4R_TOOL_PATH): file round trips against the library,
 // matmul against q4r_matmul, exit codes 0/1/2 with one-line messages, size checks, in-place repack,
-// and no partial output on failure.
+// no partial output on failure, and `bench FILE.gguf` on a golden GGUF (report complete, bad files
+// refused).
 //
 // Under emulation (cross builds) the test process cannot exec the tool directly; set
 // Q4R_TOOL_EMULATOR (e.g. "qemu-aarch64 -L /usr/aarch64-linux-gnu") or the tests skip.
@@ -88,12 +89,13 @@ class ToolTest : public ::testing::Test {
     return r;
   }
 
-  // Expects exit code 2 and one line on stderr containing `needle`.
-  void expect_usage_failure(const std::string& args, const std::string& needle) const {
+  // Expects exit code 2 and one line on stderr containing `needle`; returns the run.
+  Result expect_usage_failure(const std::string& args, const std::string& needle) const {
     const Result r = run(args);
     EXPECT_EQ(r.code, 2) << args << "\n" << r.err;
     EXPECT_NE(r.err.find(needle), std::string::npos) << args << "\nstderr: " << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line expected: " << r.err;
+    return r;
   }
 
   std::string tool_, dir_;
@@ -108,7 +110,7 @@ TEST_F(ToolTest, HelpEverywhere) {
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.out.find("commands:"), std::string::npos);
   for (const char* cmd :
-       {"info", "quantize", "dequantize", "repack", "unpack", "matmul", "validate"}) {
+       {"info", "quantize", "dequantize", "repack", "unpack", "matmul", "validate", "bench"}) {
     r = run(std::string(cmd) + " --help");
     EXPECT_EQ(r.code, 0) << cmd;
     EXPECT_NE(r.out.find(std::string("usage: q4repack ") + cmd), std::string::npos) << r.out;
@@ -363,6 +365,80 @@ TEST_F(ToolTest, ValidateQuickPassesAndInjectedFaultFails) {
     EXPECT_NE(r.out.find("MISMATCH"), std::string::npos) << r.out;
   }
   expect_usage_failure("validate --quick extra.bin", "unexpected argument");
+}
+
+// `bench FILE.gguf` on the golden tiny Llama (gguf/tiny-llama-q4_0.tensors.tsv): its Q4_0
+// matrices grouped by shape with their counts, a table per shape, and the whole-model totals with
+// tokens/s. --batch 1 --seconds 0 keeps it to about a second (the timings are not checked: only
+// that the report is complete); the bandwidth probe and cold weight copies still take ~0.5 GB RSS.
+// Bad files: a one-line error, exit 2, no report.
+TEST_F(ToolTest, BenchGgufFile) {
+  const std::string gguf = golden_dir() + "/gguf/tiny-llama-q4_0.gguf";
+  ASSERT_TRUE(exists(gguf)) << gguf;
+  const Result r = run("bench '" + gguf + "' --batch 1 --seconds 0");
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_NE(r.out.find("shapes: " + gguf + "\n"), std::string::npos) << r.out;
+  // N x K: token_embd and output 64 x 256; attn_q and attn_output 256 x 256 in 2 blocks;
+  // attn_k, attn_v, ffn_gate, ffn_up 96 x 256 except blk.1.ffn_up (92 rows); ffn_down 256 x 96.
+  const struct {
+    const char* name;
+    int count;
+  } shapes[] = {{"64x256", 2}, {"256x256", 4}, {"96x256", 7}, {"92x256", 1}, {"256x96", 2}};
+  const std::string table = "     M  cache  thr  layout    time/call     GB/s  %bw     GOPS";
+  std::size_t at = 0;
+  for (const auto& sh : shapes) {
+    const std::string title = std::string("\n") + sh.name + ": ";
+    const std::size_t pos = r.out.find(title);
+    ASSERT_NE(pos, std::string::npos) << sh.name << "\n" << r.out;
+    const std::size_t eol = r.out.find('\n', pos + 1);
+    const std::string line = r.out.substr(pos + 1, eol - pos - 1);
+    EXPECT_NE(line.find(" q4_0, "), std::string::npos) << line;
+    EXPECT_NE(line.find("(x" + std::to_string(sh.count) + " per layer)"), std::string::npos)
+        << line;
+    EXPECT_EQ(r.out.compare(eol + 1, table.size(), table), 0) << r.out.substr(eol + 1, 100);
+    at = std::max(at, eol);
+  }
+  // Totals: plain and the packed layout, cold and warm, each with a positive tokens/s.
+  const std::size_t total = r.out.find("\nwhole model (16 matrices, count x time per shape)");
+  ASSERT_NE(total, std::string::npos) << r.out;
+  EXPECT_GT(total, at) << "the totals come after the shape tables";
+  std::size_t pos = r.out.find('\n', total + 1);
+  const std::string header = r.out.substr(pos + 1, r.out.find('\n', pos + 1) - pos - 1);
+  EXPECT_NE(header.find("speedup     tokens/s"), std::string::npos) << header;
+  int rows = 0, plain = 0;
+  for (pos = r.out.find('\n', pos + 1); r.out.compare(pos + 1, 8, "  q4_0  ") == 0;) {
+    const std::size_t eol = r.out.find('\n', pos + 1);
+    const std::string line = r.out.substr(pos + 1, eol - pos - 1);
+    const double tps = std::strtod(line.substr(line.find_last_of(' ') + 1).c_str(), nullptr);
+    EXPECT_TRUE(std::isfinite(tps) && tps > 0) << line;
+    plain += line.find("  none  ") != std::string::npos;
+    ++rows;
+    pos = eol;
+  }
+  EXPECT_EQ(rows, 4) << r.out.substr(total);
+  EXPECT_EQ(plain, 2) << r.out.substr(total);
+
+  // A truncated file (inside the metadata, inside the tensor data), a text file, no file.
+  const std::vector<uint8_t> bytes = read_bytes(gguf);
+  ASSERT_GT(bytes.size(), 300000u);
+  write_file(path("head.gguf"), std::vector<uint8_t>(bytes.begin(), bytes.begin() + 1000));
+  write_file(path("cut.gguf"), std::vector<uint8_t>(bytes.begin(), bytes.begin() + 300000));
+  const std::string text = "this is not a GGUF file\n";
+  write_file(path("text.gguf"), std::vector<char>(text.begin(), text.end()));
+  const struct {
+    const char* file;
+    const char* needle;
+  } bad[] = {{"head.gguf", "gguf: "},
+             {"cut.gguf", "runs past the end of the file"},
+             {"text.gguf", "not a GGUF file"},
+             {"missing.gguf", "No such file"}};
+  for (const auto& b : bad) {
+    const Result f =
+        expect_usage_failure("bench " + path(b.file) + " --batch 1 --seconds 0", b.needle);
+    EXPECT_EQ(f.out, "") << b.file << ": no partial report";
+    EXPECT_NE(f.err.find(path(b.file)), std::string::npos) << f.err;
+  }
 }
 
 }  // namespace

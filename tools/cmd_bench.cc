@@ -8,6 +8,7 @@
 
 #include "bench_runner.h"
 #include "cli.h"
+#include "file_tool_util.h"
 #include "lib/gguf.h"
 
 using namespace q4r::cli;
@@ -57,9 +58,7 @@ std::vector<q4r::bench::BenchShape> parse_shapes(const std::string& text) {
 std::vector<q4r::bench::BenchShape> gguf_shapes(const std::string& path,
                                                 std::vector<q4r_type>* types) {
   q4r::GgufFile file;
-  if (file.open(path.c_str()) != Q4R_OK) {
-    input_error("%s: %s", path.c_str(), q4r_last_error());
-  }
+  open_gguf(file, path);  // the reader's message names the file
   std::vector<q4r::bench::BenchShape> out;
   types->clear();
   for (const q4r::GgufWeightShape& s : q4r::gguf_weight_shapes(file)) {
