@@ -315,12 +315,12 @@ void check_plain(const NamedTable& t) {
     for (int k : k_values()) {
       for (Pattern p : {Pattern::kRandom, Pattern::kExtreme, Pattern::kZeroBlocks}) {
         if (k > 576 && p != Pattern::kRandom) continue;
-        const int64_t n = 9, rows = 3;
+        const int64_t n = 9, rows = 6;
         const auto w = make_weights(n, k, p, 500 + k);
         const auto a = make_act(rows, k, p, 600 + k);
         const Reference ref = reference(type, w, n, a, rows, k);
         for (int nc : {1, 3, 4, 7, 9}) {
-          for (int nr : {1, 3}) {
+          for (int nr : {1, 3, 6}) {
             const std::size_t bs = n + 1;
             std::vector<float> y(rows * bs, NAN);
             t.table.plain[wt_index(type)](k, y.data(), bs, w.data(), nc, a.data(), nr);
