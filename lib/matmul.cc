@@ -88,7 +88,12 @@ void run_columns(const KernelTable& kt, q4r_type type, q4r_layout layout, const 
         }
         continue;
       }
-      for (int64_t r = p.gemm_rows; r < m; ++r) {
+      int64_t r = p.gemm_rows;
+      if (kt.gemv2[wt][li] && r + 2 <= m) {
+        kt.gemv2[wt][li](ki, y + r * y_stride + b0, y_stride, wb, ws + r * p.row_bytes, nc);
+        r += 2;
+      }
+      for (; r < m; ++r) {
         kt.gemv[wt][li](ki, y + r * y_stride + b0, wb, ws + r * p.row_bytes, nc);
       }
     }

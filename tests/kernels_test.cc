@@ -12,6 +12,7 @@
 // Keep it cheap: the ARM build runs this binary under qemu. Q4R_TEST_QUICK=1 shrinks the shapes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -256,6 +257,14 @@ void check_gemv(const NamedTable& t) {
                 EXPECT_TRUE(std::isnan(y[i * n + c])) << "gemv wrote past nc";
               }
             }
+            // The two-row GEMV writes exactly what two GEMV calls write.
+            if (const Gemv2Fn g2 = t.table.gemv2[wt_index(type)][layout_index(layout)]) {
+              std::vector<float> y2(rows * n, NAN);
+              g2(k, y2.data(), n, packed.data(), a.data(), nc);
+              EXPECT_EQ(std::memcmp(y2.data(), y.data(), y.size() * sizeof(float)), 0)
+                  << t.name << " gemv2 " << q4r_type_name(type) << " " << q4r_layout_name(layout)
+                  << " k=" << k << " nc=" << nc << " " << pattern_name(p);
+            }
             expect_near_reference(y.data(), n, sub, rows, nc, k,
                                   t.name + " gemv " + q4r_type_name(type) + " " +
                                       q4r_layout_name(layout) + " k=" + std::to_string(k) +
@@ -397,6 +406,14 @@ void check_golden_native(const NamedTable& t) {
                                                                &a[i * row_bytes], c.n);
           }
           EXPECT_EQ(y, want_gemv) << what << " gemv";
+          if (const Gemv2Fn g2 = t.table.gemv2[wt_index(type)][layout_index(layout)]) {
+            std::vector<float> y2(m * c.n);
+            for (int i = 0; i + 2 <= m; i += 2) {
+              g2(c.k, &y2[i * c.n], c.n, packed.data(), &a[i * row_bytes], c.n);
+            }
+            for (int i = m - m % 2; i < m; ++i) std::copy_n(&want_gemv[i * c.n], c.n, &y2[i * c.n]);
+            EXPECT_EQ(y2, want_gemv) << what << " gemv2";
+          }
           const int nr = m - m % 4;
           if (nr > 0) {
             const auto ax4 = interleave_groups(a, nr / 4, c.k, q4r_layout_chunk(layout));
