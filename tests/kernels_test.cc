@@ -224,7 +224,8 @@ std::vector<int> k_values() {
 }
 
 // Longer rows than one prepared slab (the kernels keep accumulators in the output between slabs).
-constexpr int kLongK = 8224;  // 257 blocks
+constexpr int kLongK = 8224;       // 257 blocks
+constexpr int kLongGemvK = 16448;  // 514 blocks
 
 // ---------------------------------------------------------------- packed kernels
 void check_gemv(const NamedTable& t) {
@@ -357,15 +358,27 @@ void check_plain(const NamedTable& t) {
     std::vector<float> y(2 * 5);
     t.table.plain[wt_index(type)](k, y.data(), 5, w.data(), 5, a.data(), 2);
     expect_near_reference(y.data(), 5, ref, 2, 5, k, t.name + " plain long k");
-    for (q4r_layout layout : kPacked) {
-      const int N = q4r_layout_rows(layout);
-      const auto w8 = make_weights(N, k, Pattern::kRandom, 79);
-      const Reference r8 = reference(type, w8, N, a, 1, k);
-      const auto packed = repack(type, layout, w8, N, k);
-      std::vector<float> y8(N);
-      t.table.gemv[wt_index(type)][layout_index(layout)](k, y8.data(), packed.data(), a.data(), N);
-      expect_near_reference(y8.data(), N, r8, 1, N, k,
-                            t.name + " gemv long k " + q4r_layout_name(layout));
+    // The GEMVs have longer slabs (512 blocks on x86): also a row of 514 blocks.
+    for (int kg : {k, quick() ? k : kLongGemvK}) {
+      const auto ag = make_act(2, kg, Pattern::kRandom, 80);
+      for (q4r_layout layout : kPacked) {
+        const int N = q4r_layout_rows(layout);
+        const auto w8 = make_weights(N, kg, Pattern::kRandom, 79);
+        const Reference r8 = reference(type, w8, N, ag, 2, kg);
+        const auto packed = repack(type, layout, w8, N, kg);
+        std::vector<float> y8(2 * N);
+        for (int i = 0; i < 2; ++i) {
+          t.table.gemv[wt_index(type)][layout_index(layout)](kg, &y8[i * N], packed.data(),
+                                                             &ag[i * (kg / 32) * 34], N);
+        }
+        expect_near_reference(y8.data(), N, r8, 2, N, kg,
+                              t.name + " gemv long k " + q4r_layout_name(layout));
+        if (const Gemv2Fn g2 = t.table.gemv2[wt_index(type)][layout_index(layout)]) {
+          std::vector<float> y2(2 * N);
+          g2(kg, y2.data(), N, packed.data(), ag.data(), N);
+          EXPECT_EQ(y2, y8) << t.name << " gemv2 long k " << q4r_layout_name(layout);
+        }
+      }
     }
   }
 }
