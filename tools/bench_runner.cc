@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 
 #include "bench_harness.h"
 #include "cli.h"
@@ -52,7 +53,7 @@ struct Cell {
 struct Timing {
   double median_s, min_s;
   int reps;
-  double cpu_s, wall_s;  // process CPU time and wall time over the timed calls
+  double cpu_s, wall_s;  // process CPU time and wall time over this variant's timed calls
 };
 
 double process_cpu_seconds() {
@@ -86,24 +87,26 @@ std::vector<Timing> time_interleaved(const std::vector<std::function<void()>>& c
   }
   constexpr double kBlockSeconds = 0.02;
   std::vector<std::vector<double>> t(n);
-  const double cpu0 = process_cpu_seconds();
+  std::vector<double> cpu(n, 0.0), wall(n, 0.0);
   const auto start = Clock::now();
   for (bool more = true; more;) {
     for (std::size_t i = 0; i < n; ++i) {
       if (rewarm && first[i] < kBlockSeconds) calls[i]();
       const int block = std::clamp(static_cast<int>(kBlockSeconds / first[i]), 1, 64);
+      const double cpu0 = process_cpu_seconds();
       for (int j = 0; j < block; ++j) {
         const auto t0 = Clock::now();
         calls[i]();
         t[i].push_back(seconds_since(t0));
+        wall[i] += t[i].back();
       }
+      cpu[i] += process_cpu_seconds() - cpu0;
     }
     more = seconds_since(start) < budget_s * n;
     for (std::size_t i = 0; i < n; ++i) more |= t[i].size() < (first[i] > 1.0 ? 1u : 3u);
   }
-  const double cpu_s = process_cpu_seconds() - cpu0, wall_s = seconds_since(start);
   std::vector<Timing> out;
-  for (std::size_t i = 0; i < n; ++i) out.push_back(summarize(t[i], cpu_s, wall_s));
+  for (std::size_t i = 0; i < n; ++i) out.push_back(summarize(t[i], cpu[i], wall[i]));
   return out;
 }
 
@@ -283,12 +286,15 @@ void Runner::measure_shape(const BenchShape& s) {
     for (const Variant& v : vars) {
       mm.push_back(std::make_unique<ParallelMatmul>(v.type, v.layout, s.n, s.k, m));
     }
-    for (int t : o_.threads) {
-      WorkerPool& p = pool(t);
-      for (bool is_cold : {true, false}) {
-        if (is_cold ? m > 4 : (m > 1 && m <= 4)) continue;
-        std::vector<std::function<void()>> calls;
-        std::vector<std::size_t> which;
+    // Every thread count and variant of one (M, cache) cell in one alternation, so that the
+    // 2-thread / 1-thread ratios compare calls made under the same conditions (the speed of a core
+    // on a shared VM drifts by tens of percent over minutes).
+    for (bool is_cold : {true, false}) {
+      if (is_cold ? m > 4 : (m > 1 && m <= 4)) continue;
+      std::vector<std::function<void()>> calls;
+      std::vector<std::pair<int, std::size_t>> which;  // (threads, variant)
+      for (int t : o_.threads) {
+        WorkerPool& p = pool(t);
         for (std::size_t vi = 0; vi < vars.size(); ++vi) {
           const Variant& v = vars[vi];
           // A call predicted to take longer than kMaxCallSeconds (at the best rate this variant
@@ -309,25 +315,30 @@ void Runner::measure_shape(const BenchShape& s) {
           WeightCopies* w = is_cold ? v.cold.get() : v.warm.get();
           ParallelMatmul* job = mm[vi].get();
           calls.push_back([&p, w, job, &x] { job->run(p, w->next(), x.data()); });
-          which.push_back(vi);
+          which.emplace_back(t, vi);
         }
-        if (calls.empty()) continue;
-        const std::vector<Timing> tm = time_interleaved(calls, o_.cell_seconds, !is_cold);
-        for (std::size_t i = 0; i < calls.size(); ++i) {
-          const Variant& v = vars[which[i]];
-          Cell c{&s, v.type, v.layout, m, t, is_cold};
-          c.median_s = tm[i].median_s;
-          c.min_s = tm[i].min_s;
-          c.reps = tm[i].reps;
-          c.weight_bytes = bytes;
-          c.copies = (is_cold ? v.cold : v.warm)->copies();
-          c.bw_ref = bandwidth_[t];
-          c.cpu_share = tm[i].cpu_s / (tm[i].wall_s * t);
-          cells.push_back(c);
-        }
+      }
+      if (calls.empty()) continue;
+      const std::vector<Timing> tm = time_interleaved(calls, o_.cell_seconds, !is_cold);
+      for (std::size_t i = 0; i < calls.size(); ++i) {
+        const int t = which[i].first;
+        const Variant& v = vars[which[i].second];
+        Cell c{&s, v.type, v.layout, m, t, is_cold};
+        c.median_s = tm[i].median_s;
+        c.min_s = tm[i].min_s;
+        c.reps = tm[i].reps;
+        c.weight_bytes = bytes;
+        c.copies = (is_cold ? v.cold : v.warm)->copies();
+        c.bw_ref = bandwidth_[t];
+        c.cpu_share = tm[i].cpu_s / (tm[i].wall_s * t);
+        cells.push_back(c);
       }
     }
   }
+  // Print order: by M, then thread count, then cold before warm, then variant.
+  std::stable_sort(cells.begin(), cells.end(), [](const Cell& a, const Cell& b) {
+    return std::make_tuple(a.m, a.threads, !a.cold) < std::make_tuple(b.m, b.threads, !b.cold);
+  });
   for (Cell& c : cells) {
     for (const Cell& b : cells) {
       if (b.type == c.type && b.layout == Q4R_LAYOUT_PLAIN && b.m == c.m &&
