@@ -57,18 +57,21 @@ void run_columns(const KernelTable& kt, q4r_type type, q4r_layout layout, const 
     const int rows = layout_shape(layout).rows;
     packed_end = std::min(c1, n / rows * rows);
     const int li = layout - Q4R_LAYOUT_4X4;
+    // Leftover rows (m % 4): 3 of them go through one 4-row GEMM with a zero row, which reads and
+    // decodes the weights once instead of three times (docs/KERNELS.md); 2 use the two-row GEMV
+    // where the ISA has one, else two GEMVs; 1 uses the GEMV.
+    const int64_t rem = m - p.gemm_rows;
+    const bool has_gemv2 = kt.gemv2[wt][li] != nullptr;
     // Column blocks whose weights stay in L2 while every activation row passes over them. 512 KiB
     // measured best on Zen 4 with the x86 kernels (docs/KERNELS.md: +5% over 256 KiB at M=512,
-    // the activation preparation per kernel call is amortized over more columns).
-    // Batches of up to 3 rows (GEMV, two-row GEMV, one padded 4-row group) read every weight
-    // once anyway: one pass over all columns, no per-block activation preparation (M=1
-    // 4096x4096 warm: -11% time).
-    const int64_t block = p.gemm_rows == 0
+    // the activation preparation per kernel call is amortized over more columns). A batch of one
+    // GEMV or one two-row GEMV reads every weight once anyway: it takes all columns in one pass,
+    // without the per-block activation preparation (M=1 4096x4096 warm: -11% time). Two GEMVs
+    // (no two-row kernel) keep the blocks, so that the second one reads the weights from L2.
+    const bool one_pass = p.gemm_rows == 0 && (rem == 1 || (rem == 2 && has_gemv2));
+    const int64_t block = one_pass
                               ? packed_end - c0
                               : std::max<int64_t>(rows, (512 * 1024 / w_row_bytes) / rows * rows);
-    // Leftover rows (m % 4): 3 of them go through one 4-row GEMM with a zero row, which reads and
-    // decodes the weights once instead of three times (docs/KERNELS.md); 1 or 2 use the GEMV.
-    const int64_t rem = m - p.gemm_rows;
     std::vector<uint8_t> pad_group;
     std::vector<float> pad_y;
     if (rem >= 3) {
@@ -94,7 +97,7 @@ void run_columns(const KernelTable& kt, q4r_type type, q4r_layout layout, const 
         continue;
       }
       int64_t r = p.gemm_rows;
-      if (kt.gemv2[wt][li] && r + 2 <= m) {
+      if (has_gemv2 && r + 2 <= m) {
         kt.gemv2[wt][li](ki, y + r * y_stride + b0, y_stride, wb, ws + r * p.row_bytes, nc);
         r += 2;
       }
