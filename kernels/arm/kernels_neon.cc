@@ -90,46 +90,9 @@ inline int32x4_t dot_cols4(const int8x16_t w[8], const int8_t* aq) {
 }
 
 // ---------------------------------------------------------------- GEMV / GEMM
-// R (1 or 2) activation rows (plain Q8_0, row stride k/32 * 34 bytes): the weights of a block are
-// decoded once for the R rows; row r writes s[r * bs + c], exactly what R GEMV calls write.
-template <class W, int N, int B, int R>
-void gemv_rows(int k, float* s, std::size_t bs, const void* vw, const void* va, int nc) {
-  const int nb = k / kBlockValues;
-  const auto* w = static_cast<const uint8_t*>(vw);
-  const auto* a = static_cast<const uint8_t*>(va);
-  const int64_t a_row = static_cast<int64_t>(nb) * kQ8BlockBytes;
-  const W dec;
-  for (int x = 0; x < nc / N; ++x) {
-    float32x4_t sumf[R][N / 4];
-    for (int r = 0; r < R; ++r)
-      for (int h = 0; h < N / 4; ++h) sumf[r][h] = vdupq_n_f32(0.f);
-    for (int l = 0; l < nb; ++l) {
-      const uint8_t* wb = w + (static_cast<int64_t>(x) * nb + l) * kQ4BlockBytes * N;
-      for (int h = 0; h < N / 4; ++h) {
-        int8x16_t wq[8];
-        load_weights<W, N, B>(dec, wb + 2 * N, h, wq);
-        const float32x4_t dw = halves4(wb + 8 * h);
-        for (int r = 0; r < R; ++r) {
-          const uint8_t* ab = a + r * a_row + static_cast<int64_t>(l) * kQ8BlockBytes;
-          const int32x4_t isum = dot_cols4<W, 0, 0>(wq, reinterpret_cast<const int8_t*>(ab + 2));
-          const float32x4_t scale = vmulq_n_f32(dw, half_at(ab));
-          sumf[r][h] = vfmaq_f32(sumf[r][h], vcvtq_f32_s32(isum), scale);
-        }
-      }
-    }
-    for (int r = 0; r < R; ++r)
-      for (int h = 0; h < N / 4; ++h) vst1q_f32(s + r * bs + x * N + 4 * h, sumf[r][h]);
-  }
-}
-
-template <class W, int N, int B>
-void gemv(int k, float* s, const void* w, const void* a, int nc) {
-  gemv_rows<W, N, B, 1>(k, s, 0, w, a, nc);
-}
-
-template <class W, int N, int B>
-void gemv2(int k, float* s, std::size_t bs, const void* w, const void* a, int nc) {
-  gemv_rows<W, N, B, 2>(k, s, bs, w, a, nc);
+template <class W>
+float32x4_t gemv_block_dot(const int8x16_t w[8], const uint8_t* qs) {
+  return vcvtq_f32_s32(dot_cols4<W, 0, 0>(w, reinterpret_cast<const int8_t*>(qs)));
 }
 
 // G groups of 4 activation rows (starting at group y0) against every column group: weights are
