@@ -26,11 +26,12 @@ enum Chunk : int { kChunk4 = 0, kChunk8 = 1, kChunks = 2 };
 // k/32 interleaved blocks, starting at w). Writes s[0..nc).
 using GemvFn = void (*)(int k, float* s, const void* w, const void* a, int nc);
 
-// Two activation rows (plain Q8_0, the second right after the first) against nc packed weight
-// rows, each weight block decoded once for both. Writes s[c] and s[bs + c], exactly what two gemv
-// calls would write. Optional (null: the driver calls gemv twice); it keeps a batch of 2, 6, 10
-// ... rows from costing two full GEMV passes (docs/KERNELS.md).
-using Gemv2Fn = void (*)(int k, float* s, std::size_t bs, const void* w, const void* a, int nc);
+// nr (1 to 3) activation rows (plain Q8_0, consecutive, row stride (k/32)*34) against nc packed
+// weight rows, each weight block decoded once for all of them. Writes s[r*bs + c], exactly what nr
+// gemv calls would write. Optional (null: the driver calls gemv nr times); the driver uses it for
+// the m % 4 rows that the GEMM leaves (docs/KERNELS.md).
+using GemvRowsFn = void (*)(int k, float* s, std::size_t bs, const void* w, const void* a, int nr,
+                            int nc);
 
 // nr activation rows given as nr/4 groups of 4 interleaved rows (block_q8_0x4, chunk B of the
 // layout; group g at a + g*(k/32)*136) against nc packed weight rows. Writes s[m*bs + c].
@@ -57,7 +58,7 @@ struct KernelTable {
   QuantX4Fn quant_x4[kChunks];
   PlainFn plain[kWeightTypes];
   GemvFn gemv[kWeightTypes][kPackedLayouts];
-  Gemv2Fn gemv2[kWeightTypes][kPackedLayouts];  // optional
+  GemvRowsFn gemv_rows[kWeightTypes][kPackedLayouts];  // optional
   GemmFn gemm[kWeightTypes][kPackedLayouts];
 };
 

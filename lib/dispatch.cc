@@ -97,7 +97,7 @@ KernelTable build_table(q4r_isa isa) {
     if (own.plain[w]) t.plain[w] = own.plain[w];
     for (int l = 0; l < kPackedLayouts; ++l) {
       if (own.gemv[w][l]) t.gemv[w][l] = own.gemv[w][l];
-      t.gemv2[w][l] = own.gemv2[w][l];  // optional, and never the scalar one's
+      t.gemv_rows[w][l] = own.gemv_rows[w][l];  // optional, and never the scalar one's
       if (own.gemm[w][l]) t.gemm[w][l] = own.gemm[w][l];
     }
   }

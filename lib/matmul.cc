@@ -1,8 +1,6 @@
 #include "matmul.h"
 
 #include <algorithm>
-#include <cstring>
-#include <vector>
 
 #include "formats.h"
 #include "quantize.h"
@@ -57,52 +55,35 @@ void run_columns(const KernelTable& kt, q4r_type type, q4r_layout layout, const 
     const int rows = layout_shape(layout).rows;
     packed_end = std::min(c1, n / rows * rows);
     const int li = layout - Q4R_LAYOUT_4X4;
-    // Leftover rows (m % 4): 3 of them go through one 4-row GEMM with a zero row, which reads and
-    // decodes the weights once instead of three times (docs/KERNELS.md); 2 use the two-row GEMV
-    // where the ISA has one, else two GEMVs; 1 uses the GEMV.
+    // The m % 4 rows the GEMM leaves go through one multi-row GEMV, which decodes each weight
+    // block once for all of them (docs/KERNELS.md); ISAs without one (scalar) call the GEMV per
+    // row.
     const int64_t rem = m - p.gemm_rows;
-    const bool has_gemv2 = kt.gemv2[wt][li] != nullptr;
+    const GemvRowsFn gemv_rows = kt.gemv_rows[wt][li];
     // Column blocks whose weights stay in L2 while every activation row passes over them. 512 KiB
     // measured best on Zen 4 with the x86 kernels (docs/KERNELS.md: +5% over 256 KiB at M=512,
-    // the activation preparation per kernel call is amortized over more columns). A batch of one
-    // GEMV or one two-row GEMV reads every weight once anyway: it takes all columns in one pass,
-    // without the per-block activation preparation (M=1 4096x4096 warm: -11% time). Two GEMVs
-    // (no two-row kernel) keep the blocks, so that the second one reads the weights from L2.
-    const bool one_pass = p.gemm_rows == 0 && (rem == 1 || (rem == 2 && has_gemv2));
+    // the activation preparation per kernel call is amortized over more columns). A batch of
+    // 1 to 3 rows that one GEMV call serves reads every weight once anyway: it takes all columns
+    // in one pass, without the per-block activation preparation (M=1 4096x4096 warm: -11% time).
+    // Separate GEMVs keep the blocks, so that the second one reads the weights from L2.
+    const bool one_pass = p.gemm_rows == 0 && (rem == 1 || gemv_rows);
     const int64_t block = one_pass
                               ? packed_end - c0
                               : std::max<int64_t>(rows, (512 * 1024 / w_row_bytes) / rows * rows);
-    std::vector<uint8_t> pad_group;
-    std::vector<float> pad_y;
-    if (rem >= 3) {
-      std::vector<uint8_t> pad_rows(4 * p.row_bytes, 0);
-      std::memcpy(pad_rows.data(), ws + p.gemm_rows * p.row_bytes, rem * p.row_bytes);
-      pad_group.resize(pad_rows.size());
-      interleave_q8_0_x4(pad_rows.data(), p.row_bytes, pad_group.data(), k,
-                         layout_shape(layout).chunk);
-      pad_y.resize(4 * std::min(block, packed_end - c0));
-    }
     for (int64_t b0 = c0; b0 < packed_end; b0 += block) {
       const int nc = static_cast<int>(std::min(block, packed_end - b0));
       const uint8_t* wb = w + b0 * w_row_bytes;
       if (p.gemm_rows > 0) {
         kt.gemm[wt][li](ki, y + b0, y_stride, wb, ws, static_cast<int>(p.gemm_rows), nc);
       }
-      if (!pad_group.empty()) {
-        kt.gemm[wt][li](ki, pad_y.data(), nc, wb, pad_group.data(), 4, nc);
-        for (int64_t r = 0; r < rem; ++r) {
-          std::memcpy(y + (p.gemm_rows + r) * y_stride + b0, pad_y.data() + r * nc,
-                      nc * sizeof(float));
+      const int64_t r0 = p.gemm_rows;
+      if (rem > 0 && gemv_rows) {
+        gemv_rows(ki, y + r0 * y_stride + b0, y_stride, wb, ws + r0 * p.row_bytes,
+                  static_cast<int>(rem), nc);
+      } else {
+        for (int64_t r = r0; r < m; ++r) {
+          kt.gemv[wt][li](ki, y + r * y_stride + b0, wb, ws + r * p.row_bytes, nc);
         }
-        continue;
-      }
-      int64_t r = p.gemm_rows;
-      if (has_gemv2 && r + 2 <= m) {
-        kt.gemv2[wt][li](ki, y + r * y_stride + b0, y_stride, wb, ws + r * p.row_bytes, nc);
-        r += 2;
-      }
-      for (; r < m; ++r) {
-        kt.gemv[wt][li](ki, y + r * y_stride + b0, wb, ws + r * p.row_bytes, nc);
       }
     }
   }

@@ -235,7 +235,7 @@ void check_gemv(const NamedTable& t) {
         if (k > 576 && p != Pattern::kRandom) continue;
         const int64_t n = 40;  // 5 groups of 8, 10 groups of 4 (an odd number of 4-groups too)
         const auto w = make_weights(n, k, p, 100 + k);
-        const int64_t rows = 2;
+        const int64_t rows = 3;
         const auto a = make_act(rows, k, p, 200 + k);
         const Reference ref = reference(type, w, n, a, rows, k);
         for (q4r_layout layout : kPacked) {
@@ -258,13 +258,17 @@ void check_gemv(const NamedTable& t) {
                 EXPECT_TRUE(std::isnan(y[i * n + c])) << "gemv wrote past nc";
               }
             }
-            // The two-row GEMV writes exactly what two GEMV calls write.
-            if (const Gemv2Fn g2 = t.table.gemv2[wt_index(type)][layout_index(layout)]) {
-              std::vector<float> y2(rows * n, NAN);
-              g2(k, y2.data(), n, packed.data(), a.data(), nc);
-              EXPECT_EQ(std::memcmp(y2.data(), y.data(), y.size() * sizeof(float)), 0)
-                  << t.name << " gemv2 " << q4r_type_name(type) << " " << q4r_layout_name(layout)
-                  << " k=" << k << " nc=" << nc << " " << pattern_name(p);
+            // The multi-row GEMV writes exactly what nr GEMV calls write.
+            if (const GemvRowsFn gr = t.table.gemv_rows[wt_index(type)][layout_index(layout)]) {
+              for (int nr = 1; nr <= rows; ++nr) {
+                std::vector<float> yr(rows * n, NAN);
+                gr(k, yr.data(), n, packed.data(), a.data(), nr, nc);
+                EXPECT_EQ(std::memcmp(yr.data(), y.data(), nr * n * sizeof(float)), 0)
+                    << t.name << " gemv_rows nr=" << nr << " " << q4r_type_name(type) << " "
+                    << q4r_layout_name(layout) << " k=" << k << " nc=" << nc << " "
+                    << pattern_name(p);
+                for (std::size_t i = nr * n; i < yr.size(); ++i) EXPECT_TRUE(std::isnan(yr[i]));
+              }
             }
             expect_near_reference(y.data(), n, sub, rows, nc, k,
                                   t.name + " gemv " + q4r_type_name(type) + " " +
@@ -360,23 +364,23 @@ void check_plain(const NamedTable& t) {
     expect_near_reference(y.data(), 5, ref, 2, 5, k, t.name + " plain long k");
     // The GEMVs have longer slabs (512 blocks on x86): also a row of 514 blocks.
     for (int kg : {k, quick() ? k : kLongGemvK}) {
-      const auto ag = make_act(2, kg, Pattern::kRandom, 80);
+      const auto ag = make_act(3, kg, Pattern::kRandom, 80);
       for (q4r_layout layout : kPacked) {
         const int N = q4r_layout_rows(layout);
         const auto w8 = make_weights(N, kg, Pattern::kRandom, 79);
-        const Reference r8 = reference(type, w8, N, ag, 2, kg);
+        const Reference r8 = reference(type, w8, N, ag, 3, kg);
         const auto packed = repack(type, layout, w8, N, kg);
-        std::vector<float> y8(2 * N);
-        for (int i = 0; i < 2; ++i) {
+        std::vector<float> y8(3 * N);
+        for (int i = 0; i < 3; ++i) {
           t.table.gemv[wt_index(type)][layout_index(layout)](kg, &y8[i * N], packed.data(),
                                                              &ag[i * (kg / 32) * 34], N);
         }
-        expect_near_reference(y8.data(), N, r8, 2, N, kg,
+        expect_near_reference(y8.data(), N, r8, 3, N, kg,
                               t.name + " gemv long k " + q4r_layout_name(layout));
-        if (const Gemv2Fn g2 = t.table.gemv2[wt_index(type)][layout_index(layout)]) {
-          std::vector<float> y2(2 * N);
-          g2(kg, y2.data(), N, packed.data(), ag.data(), N);
-          EXPECT_EQ(y2, y8) << t.name << " gemv2 long k " << q4r_layout_name(layout);
+        if (const GemvRowsFn gr = t.table.gemv_rows[wt_index(type)][layout_index(layout)]) {
+          std::vector<float> yr(3 * N);
+          gr(kg, yr.data(), N, packed.data(), ag.data(), 3, N);
+          EXPECT_EQ(yr, y8) << t.name << " gemv_rows long k " << q4r_layout_name(layout);
         }
       }
     }
@@ -419,13 +423,12 @@ void check_golden_native(const NamedTable& t) {
                                                                &a[i * row_bytes], c.n);
           }
           EXPECT_EQ(y, want_gemv) << what << " gemv";
-          if (const Gemv2Fn g2 = t.table.gemv2[wt_index(type)][layout_index(layout)]) {
-            std::vector<float> y2(m * c.n);
-            for (int i = 0; i + 2 <= m; i += 2) {
-              g2(c.k, &y2[i * c.n], c.n, packed.data(), &a[i * row_bytes], c.n);
+          if (const GemvRowsFn gr = t.table.gemv_rows[wt_index(type)][layout_index(layout)]) {
+            std::vector<float> yr(m * c.n);
+            for (int i = 0; i < m; i += 3) {
+              gr(c.k, &yr[i * c.n], c.n, packed.data(), &a[i * row_bytes], std::min(3, m - i), c.n);
             }
-            for (int i = m - m % 2; i < m; ++i) std::copy_n(&want_gemv[i * c.n], c.n, &y2[i * c.n]);
-            EXPECT_EQ(y2, want_gemv) << what << " gemv2";
+            EXPECT_EQ(yr, want_gemv) << what << " gemv_rows";
           }
           const int nr = m - m % 4;
           if (nr > 0) {
