@@ -28,13 +28,6 @@ const char* const kTypeNames[] = {"q4_0", "iq4_nl", "q8_0"};
 const char* const kLayoutNames[] = {"none", "4x4", "4x8", "8x8"};
 const char* const kIsaNames[] = {"scalar", "avx2", "avx512vnni", "neon", "dotprod", "i8mm"};
 
-bool valid_type(q4r_type t) {
-  return t >= Q4R_TYPE_Q4_0 && t <= Q4R_TYPE_Q8_0;
-}
-bool valid_layout(q4r_layout l) {
-  return l >= Q4R_LAYOUT_PLAIN && l <= Q4R_LAYOUT_8X8;
-}
-
 int block_bytes(q4r_type t) {
   return t == Q4R_TYPE_Q8_0 ? kQ8BlockBytes : kQ4BlockBytes;
 }

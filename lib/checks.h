@@ -1,11 +1,26 @@
-// Byte-range helpers behind the Q4R_E_OVERLAP checks of the C API (api.cc, context.cc, moe.cc).
+// Argument helpers of the C API (api.cc, context.cc, moe.cc, q4p.cc): enum ranges and the byte
+// ranges behind the Q4R_E_OVERLAP checks.
 #ifndef Q4R_LIB_CHECKS_H_
 #define Q4R_LIB_CHECKS_H_
 
 #include <cstddef>
 #include <cstdint>
 
+#include "q4repack/q4repack.h"
+
 namespace q4r {
+
+// The public enums have a fixed int type in C++ (Q4R_ENUM), so any int a C caller stores in one is
+// a valid value to load and compare here.
+inline bool valid_type(q4r_type t) {
+  return t >= Q4R_TYPE_Q4_0 && t <= Q4R_TYPE_Q8_0;
+}
+inline bool valid_layout(q4r_layout l) {
+  return l >= Q4R_LAYOUT_PLAIN && l <= Q4R_LAYOUT_8X8;
+}
+inline bool valid_weight_type(q4r_type t) {
+  return t == Q4R_TYPE_Q4_0 || t == Q4R_TYPE_IQ4_NL;
+}
 
 // [a, a + a_size) and [b, b + b_size) share a byte.
 // Written with differences so that huge sizes cannot wrap around.

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <cstring>
 #include <memory>
 #include <new>
 
@@ -49,17 +48,11 @@ ColumnChunks column_chunks(int64_t n, int64_t step, int64_t n_tasks, int64_t chu
 
 q4r_status check_weights(const q4r_weights* w, int64_t copies, std::size_t* one_bytes) {
   if (!w) return fail(Q4R_E_NULL, "weights descriptor is NULL");
-  // Read the enums as integers: a C caller may store any value there, and loading an
-  // out-of-range value as the C++ enum type would be undefined behaviour.
-  int type, layout;
-  static_assert(sizeof(q4r_type) == sizeof(int) && sizeof(q4r_layout) == sizeof(int), "enum size");
-  std::memcpy(&type, &w->type, sizeof type);
-  std::memcpy(&layout, &w->layout, sizeof layout);
-  if (type != Q4R_TYPE_Q4_0 && type != Q4R_TYPE_IQ4_NL) {
-    return fail(Q4R_E_ARGUMENT, "weight type %d is not q4_0 or iq4_nl", type);
+  if (!valid_weight_type(w->type)) {
+    return fail(Q4R_E_ARGUMENT, "weight type %d is not q4_0 or iq4_nl", int(w->type));
   }
-  if (layout < Q4R_LAYOUT_PLAIN || layout > Q4R_LAYOUT_8X8) {
-    return fail(Q4R_E_ARGUMENT, "layout %d is not a q4r_layout value", layout);
+  if (!valid_layout(w->layout)) {
+    return fail(Q4R_E_ARGUMENT, "layout %d is not a q4r_layout value", int(w->layout));
   }
   if (!w->data) return fail(Q4R_E_NULL, "weight data is NULL");
   std::size_t bytes;
@@ -276,9 +269,7 @@ int q4r_context_threads(const q4r_context* ctx) {
 }
 
 q4r_layout q4r_context_layout(const q4r_context* ctx, q4r_type type) {
-  int t;
-  std::memcpy(&t, &type, sizeof t);  // any int may arrive from C
-  if (!ctx || (t != Q4R_TYPE_Q4_0 && t != Q4R_TYPE_IQ4_NL)) return Q4R_LAYOUT_PLAIN;
+  if (!ctx || !valid_weight_type(type)) return Q4R_LAYOUT_PLAIN;
   return preferred_layout(type, ctx->isa);
 }
 

@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "formats.h"
-#include "quantize.h"
 #include "repack.h"
 
 namespace q4r {

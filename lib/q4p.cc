@@ -14,6 +14,7 @@
 #include <set>
 #include <string>
 
+#include "checks.h"
 #include "error.h"
 #include "mapped_file.h"
 
@@ -594,17 +595,13 @@ q4r_status q4r_q4p_pack(const char* gguf_path, const char* out_path, q4r_layout 
   clear_error();
   if (!gguf_path || !out_path) return fail(Q4R_E_NULL, "gguf_path or out_path is NULL");
   if (flags & ~Q4R_Q4P_REQUIRE_ISA) return fail(Q4R_E_ARGUMENT, "q4p: unknown flags 0x%x", flags);
-  // A C caller may pass any int: read it as one (an out-of-range enum load is undefined in C++).
-  int layout_value;
-  static_assert(sizeof layout_value == sizeof layout, "enum is int-sized");
-  std::memcpy(&layout_value, &layout, sizeof layout_value);
-  if (layout_value < Q4R_LAYOUT_PLAIN || layout_value > Q4R_LAYOUT_8X8) {
-    return fail(Q4R_E_ARGUMENT, "q4p: layout %d is not a q4r_layout value", layout_value);
+  if (!valid_layout(layout)) {
+    return fail(Q4R_E_ARGUMENT, "q4p: layout %d is not a q4r_layout value", int(layout));
   }
   GgufFile g;
   if (q4r_status s = g.open(gguf_path)) return s;
   Q4pPackOptions opt;
-  opt.layout = q4r_layout(layout_value);
+  opt.layout = layout;
   opt.require_isa = (flags & Q4R_Q4P_REQUIRE_ISA) != 0;
   return q4p_pack_file(g, out_path, opt);
 }

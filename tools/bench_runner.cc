@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <numeric>
 #include <string>
 #include <tuple>
 
@@ -87,7 +88,7 @@ std::vector<Timing> time_interleaved(const std::vector<std::function<void()>>& c
   }
   constexpr double kBlockSeconds = 0.02;
   std::vector<std::vector<double>> t(n);
-  std::vector<double> cpu(n, 0.0), wall(n, 0.0);
+  std::vector<double> cpu(n, 0.0);
   const auto start = Clock::now();
   for (bool more = true; more;) {
     for (std::size_t i = 0; i < n; ++i) {
@@ -98,7 +99,6 @@ std::vector<Timing> time_interleaved(const std::vector<std::function<void()>>& c
         const auto t0 = Clock::now();
         calls[i]();
         t[i].push_back(seconds_since(t0));
-        wall[i] += t[i].back();
       }
       cpu[i] += process_cpu_seconds() - cpu0;
     }
@@ -106,7 +106,9 @@ std::vector<Timing> time_interleaved(const std::vector<std::function<void()>>& c
     for (std::size_t i = 0; i < n; ++i) more |= t[i].size() < (first[i] > 1.0 ? 1u : 3u);
   }
   std::vector<Timing> out;
-  for (std::size_t i = 0; i < n; ++i) out.push_back(summarize(t[i], cpu[i], wall[i]));
+  for (std::size_t i = 0; i < n; ++i) {
+    out.push_back(summarize(t[i], cpu[i], std::accumulate(t[i].begin(), t[i].end(), 0.0)));
+  }
   return out;
 }
 
