@@ -29,16 +29,16 @@ struct TypeInfo {
 };
 // GGML tensor types by id; {nullptr} marks ids that are unused or were removed from GGML.
 const TypeInfo kGgmlTypes[] = {
-    {"f32", 1, 4},        {"f16", 1, 2},       {"q4_0", 32, 18},     {"q4_1", 32, 20},
-    {nullptr, 0, 0},      {nullptr, 0, 0},     {"q5_0", 32, 22},     {"q5_1", 32, 24},
-    {"q8_0", 32, 34},     {"q8_1", 32, 36},    {"q2_K", 256, 84},    {"q3_K", 256, 110},
-    {"q4_K", 256, 144},   {"q5_K", 256, 176},  {"q6_K", 256, 210},   {"q8_K", 256, 292},
-    {"iq2_xxs", 256, 66}, {"iq2_xs", 256, 74}, {"iq3_xxs", 256, 98}, {"iq1_s", 256, 50},
-    {"iq4_nl", 32, 18},   {"iq3_s", 256, 110}, {"iq2_s", 256, 82},   {"iq4_xs", 256, 136},
-    {"i8", 1, 1},         {"i16", 1, 2},       {"i32", 1, 4},        {"i64", 1, 8},
-    {"f64", 1, 8},        {"iq1_m", 256, 56},  {"bf16", 1, 2},       {nullptr, 0, 0},
-    {nullptr, 0, 0},      {nullptr, 0, 0},     {"tq1_0", 256, 54},   {"tq2_0", 256, 66},
-    {nullptr, 0, 0},      {nullptr, 0, 0},     {nullptr, 0, 0},      {"mxfp4", 32, 17},
+    {"f32", 1, 4},          {"f16", 1, 2},        {"q4_0", 32, 18},     {"q4_1", 32, 20},
+    {nullptr, 0, 0},        {nullptr, 0, 0},      {"q5_0", 32, 22},     {"q5_1", 32, 24},
+    {"q8_0", 32, 34},       {"q8_1", 32, 36},     {"q2_K", 256, 84},    {"q3_K", 256, 110},
+    {"q4_K", 256, 144},     {"q5_K", 256, 176},   {"q6_K", 256, 210},   {"q8_K", 256, 292},
+    {"iq2_xxs", 256, 66},   {"iq2_xs", 256, 74},  {"iq3_xxs", 256, 98}, {"iq1_s", 256, 50},
+    {"iq4_nl", 32, 18},     {"iq3_s", 256, 110},  {"iq2_s", 256, 82},   {"iq4_xs", 256, 136},
+    {"i8", 1, 1},           {"i16", 1, 2},        {"i32", 1, 4},        {"i64", 1, 8},
+    {"f64", 1, 8},          {"iq1_m", 256, 56},   {"bf16", 1, 2},       {"q4_0_4x4", 32, 18},
+    {"q4_0_4x8", 32, 18},   {"q4_0_8x8", 32, 18}, {"tq1_0", 256, 54},   {"tq2_0", 256, 66},
+    {"iq4_nl_4x4", 32, 18}, {nullptr, 0, 0},      {nullptr, 0, 0},      {"mxfp4", 32, 17},
 };
 constexpr uint32_t kGgmlTypeCount = sizeof kGgmlTypes / sizeof kGgmlTypes[0];
 
@@ -342,6 +342,33 @@ bool ggml_type_block(uint32_t type_id, int* block_values, int* block_bytes) {
   return true;
 }
 
+bool ggml_type_weights(uint32_t type_id, q4r_type* type, q4r_layout* layout) {
+  struct Entry {
+    uint32_t id;
+    q4r_type type;
+    q4r_layout layout;
+  };
+  static const Entry kWeights[] = {
+      {kGgmlTypeQ4_0, Q4R_TYPE_Q4_0, Q4R_LAYOUT_PLAIN},
+      {kGgmlTypeIQ4_NL, Q4R_TYPE_IQ4_NL, Q4R_LAYOUT_PLAIN},
+      {kGgmlTypeQ4_0_4x4, Q4R_TYPE_Q4_0, Q4R_LAYOUT_4X4},
+      {kGgmlTypeQ4_0_4x8, Q4R_TYPE_Q4_0, Q4R_LAYOUT_4X8},
+      {kGgmlTypeQ4_0_8x8, Q4R_TYPE_Q4_0, Q4R_LAYOUT_8X8},
+      {kGgmlTypeIQ4_NL_4x4, Q4R_TYPE_IQ4_NL, Q4R_LAYOUT_4X4},
+  };
+  for (const Entry& e : kWeights) {
+    if (e.id != type_id) continue;
+    *type = e.type;
+    *layout = e.layout;
+    return true;
+  }
+  return false;
+}
+
+uint32_t ggml_plain_type(q4r_type type) {
+  return type == Q4R_TYPE_IQ4_NL ? kGgmlTypeIQ4_NL : kGgmlTypeQ4_0;
+}
+
 double GgufValue::as_f64() const {
   if (type == kGgufF32) {
     float f;
@@ -437,13 +464,17 @@ namespace {
 // Fills the repack fields of a tensor whose shape and bytes were already checked.
 void classify(GgufTensor& t) {
   const char* type_name = ggml_type_name(t.type_id);
-  if (t.type_id == kGgmlTypeQ4_0) {
-    t.q4type = Q4R_TYPE_Q4_0;
-  } else if (t.type_id == kGgmlTypeIQ4_NL) {
-    t.q4type = Q4R_TYPE_IQ4_NL;
-  } else {
-    t.skip_reason =
-        std::string("type ") + (type_name ? type_name : "unknown") + " is not q4_0 or iq4_nl";
+  if (!ggml_type_weights(t.type_id, &t.q4type, &t.layout)) {
+    if (t.type_id == 37 || t.type_id == 38) {
+      t.skip_reason = "type " + std::to_string(t.type_id) +
+                      " was never defined (iq4_nl_4x8 / iq4_nl_8x8 were only reserved)";
+    } else if (t.type_id - kGgmlTypeConvertingBase < 64) {
+      t.skip_reason =
+          "damaged: left half converted by an interrupted `q4repack convert --in-place`";
+    } else {
+      t.skip_reason =
+          std::string("type ") + (type_name ? type_name : "unknown") + " is not q4_0 or iq4_nl";
+    }
     return;
   }
   if (t.n_dims < 2 || t.ne[3] != 1) {
@@ -620,7 +651,18 @@ q4r_status GgufFile::parse(const uint8_t* data, std::size_t size) {
         return fail(Q4R_E_FORMAT, "gguf: tensor '%s': byte size overflows", tname.c_str());
       }
     }
-    (void)type_at;
+    t.type_offset = type_at;
+    q4r_type wtype;
+    q4r_layout layout;
+    if (ggml_type_weights(t.type_id, &wtype, &layout) && t.ne[1] % q4r_layout_rows(layout) != 0) {
+      // The legacy writers interleaved whole groups of N rows of each matrix only.
+      return fail(Q4R_E_FORMAT,
+                  "gguf: tensor '%s' (info at byte %" PRIu64
+                  "): type %s stores %s in %s row "
+                  "groups, but its row count ne1 = %" PRId64 " is not a multiple of %d",
+                  tname.c_str(), t.info_offset, ggml_type_name(t.type_id), q4r_type_name(wtype),
+                  q4r_layout_name(layout), t.ne[1], q4r_layout_rows(layout));
+    }
     list.push_back(std::move(t));
   }
   infos_end = r.file_pos();
@@ -694,3 +736,24 @@ std::vector<GgufWeightShape> gguf_weight_shapes(const GgufFile& file) {
 }
 
 }  // namespace q4r
+
+extern "C" q4r_status q4r_gguf_type_info(uint32_t ggml_type, q4r_type* type, q4r_layout* layout) {
+  using namespace q4r;
+  clear_error();
+  if (!type || !layout) return fail(Q4R_E_NULL, "type or layout is NULL");
+  q4r_type t;
+  q4r_layout l;
+  if (ggml_type_weights(ggml_type, &t, &l)) {
+    *type = t;
+    *layout = l;
+    return Q4R_OK;
+  }
+  if (ggml_type == 37 || ggml_type == 38) {
+    return fail(Q4R_E_UNSUPPORTED,
+                "GGML type %u was never defined (iq4_nl_4x8 / iq4_nl_8x8 were only reserved)",
+                ggml_type);
+  }
+  const char* name = ggml_type_name(ggml_type);
+  return fail(Q4R_E_UNSUPPORTED, "GGML type %u (%s) is not a q4_0 / iq4_nl weight type", ggml_type,
+              name ? name : "unknown");
+}

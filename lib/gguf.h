@@ -43,10 +43,26 @@ constexpr uint32_t kGgmlTypeF32 = 0;
 constexpr uint32_t kGgmlTypeF16 = 1;
 constexpr uint32_t kGgmlTypeQ4_0 = 2;
 constexpr uint32_t kGgmlTypeIQ4_NL = 20;
+// Legacy pre-repacked types (GGML until December 2024; golden/gguf/MANIFEST.md section 6): Q4_0 /
+// IQ4_NL blocks already interleaved in a q4repack layout, 18 bytes per 32 values like the plain
+// types. 37 and 38 (iq4_nl_4x8, iq4_nl_8x8) were reserved but never defined: unknown here.
+constexpr uint32_t kGgmlTypeQ4_0_4x4 = 31;
+constexpr uint32_t kGgmlTypeQ4_0_4x8 = 32;
+constexpr uint32_t kGgmlTypeQ4_0_8x8 = 33;
+constexpr uint32_t kGgmlTypeIQ4_NL_4x4 = 36;
+// What an interrupted `q4repack convert --in-place` leaves in a legacy tensor's type field while
+// its data is being rewritten: this base plus the legacy type id. No reader knows these ids, so a
+// half-converted file is refused instead of being read with the wrong layout.
+constexpr uint32_t kGgmlTypeConvertingBase = 0x71340000u;
 // ggml_type_name() of a tensor type id ("q4_0", "iq4_nl", "f32", ...), nullptr if unknown.
 const char* ggml_type_name(uint32_t type_id);
 // Block size in values and bytes of a known tensor type; false if unknown.
 bool ggml_type_block(uint32_t type_id, int* block_values, int* block_bytes);
+// The q4repack weight type and storage layout of a GGML type id: 2 and 20 are plain Q4_0 / IQ4_NL,
+// 31-33 and 36 the legacy pre-repacked ones. False for every other id.
+bool ggml_type_weights(uint32_t type_id, q4r_type* type, q4r_layout* layout);
+// The plain GGML type id of a weight type (2 for Q4_0, 20 for IQ4_NL).
+uint32_t ggml_plain_type(q4r_type type);
 
 // One metadata value. Scalars are decoded; strings point into the file; arrays keep a pointer to
 // their elements and decode an element on request (so a huge array costs at most 8 bytes of index
@@ -83,6 +99,7 @@ struct GgufTensor {
   int64_t ne[4] = {1, 1, 1, 1};
   uint64_t offset = 0;       // relative to the data section, as stored
   uint64_t info_offset = 0;  // byte offset of the tensor-info record in the file
+  uint64_t type_offset = 0;  // byte offset of the type id (u32) in the file
   bool known_type = false;
   uint64_t nbytes = 0;            // 0 for unknown types
   const uint8_t* data = nullptr;  // nullptr for unknown types
@@ -90,11 +107,15 @@ struct GgufTensor {
   // Repacking: Q4_0 / IQ4_NL matrices (2-D, or 3-D = ne2 experts of ne1 rows each).
   bool repackable = false;
   q4r_type q4type = Q4R_TYPE_Q4_0;
+  // How the data is stored: plain, or (legacy types 31-33, 36) already interleaved in this layout,
+  // full row groups only (the reader checks that ne1 is a multiple of the layout's rows).
+  q4r_layout layout = Q4R_LAYOUT_PLAIN;
   int64_t rows = 0;         // ne1: rows of one matrix
   int64_t k = 0;            // ne0
   int64_t matrices = 0;     // ne2
   std::string skip_reason;  // why it is not repackable (empty if it is)
 
+  bool legacy() const { return layout != Q4R_LAYOUT_PLAIN; }
   int64_t elements() const { return ne[0] * ne[1] * ne[2] * ne[3]; }
   std::string shape_string() const;  // "[256, 96]"
 };
@@ -117,6 +138,8 @@ class GgufFile {
   std::size_t size() const { return size_; }
   // Copy-on-write view after open(path, kCopyOnWrite): tensor data may be rewritten through it.
   uint8_t* writable_bytes() const { return file_.writable_data(); }
+  // The mapping behind open() (streaming hints); unused after parse().
+  const MappedFile& mapping() const { return file_; }
   const GgufKv* find(std::string_view key) const;
   const GgufTensor* find_tensor(std::string_view name) const;
 

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -58,6 +59,20 @@ q4r_status MappedFile::open(const char* path, Mode mode) {
   mode_ = mode;
   open_ = true;
   return Q4R_OK;
+}
+
+void MappedFile::advise_sequential() const {
+  if (data_) madvise(data_, size_, MADV_SEQUENTIAL);
+}
+
+void MappedFile::release(uint64_t offset, uint64_t size) const {
+  // Only read-only views: dropping a copy-on-write page would throw away what was written to it.
+  if (!data_ || mode_ != Mode::kReadOnly || offset >= size_) return;
+  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  const uint64_t end = std::min<uint64_t>(size_, offset + std::min<uint64_t>(size, size_));
+  const uint64_t first = (offset + page - 1) / page * page;
+  const uint64_t last = end == size_ ? end : end / page * page;
+  if (last > first) madvise(data_ + first, static_cast<std::size_t>(last - first), MADV_DONTNEED);
 }
 
 void MappedFile::close() {

@@ -32,6 +32,12 @@ class MappedFile {
   uint8_t* writable_data() const { return mode_ == Mode::kCopyOnWrite ? data_ : nullptr; }
   std::size_t size() const { return size_; }
   bool is_open() const { return open_; }
+  // Streaming hints for a reader that walks the file once: read ahead (MADV_SEQUENTIAL), and drop
+  // the pages of [offset, offset + size) it has finished with (MADV_DONTNEED on the whole pages
+  // inside), so its resident memory stays bounded however large the file is. No effect on the
+  // data; a read-only view reads the file again if it touches the range later.
+  void advise_sequential() const;
+  void release(uint64_t offset, uint64_t size) const;
 
  private:
   uint8_t* data_ = nullptr;

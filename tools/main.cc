@@ -19,7 +19,8 @@
   X(validate, "check every layout and instruction set here against the scalar reference")       \
   X(bench, "plain baseline vs repacked layouts on model shapes: time, GB/s, GOPS, speedup")     \
   X(inspect, "GGUF file: metadata and tensor table, which tensors repack to which layout here") \
-  X(pack, "GGUF file -> .q4p file of repacked weights, mapped at load with no repack work")
+  X(pack, "GGUF file -> .q4p file of repacked weights, mapped at load with no repack work")     \
+  X(convert, "legacy pre-repacked GGUF (types 31-33, 36) -> plain q4_0 / iq4_nl GGUF")
 
 #define Q4R_DECLARE(name, help) int cmd_##name(int argc, char** argv);
 Q4R_COMMANDS(Q4R_DECLARE)

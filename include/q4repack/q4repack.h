@@ -113,6 +113,19 @@ Q4R_API int q4r_layout_rows(q4r_layout layout);
 /* Activation interleave (bytes per chunk) the GEMM of a layout consumes: 4 or 8 (0 for plain). */
 Q4R_API int q4r_layout_chunk(q4r_layout layout);
 
+/* ---------------------------------------------------------------- GGUF tensor types */
+/* The weight type and storage layout of a GGUF tensor type id (GGML's type number), so that an
+ * engine loading GGUF files itself can run their tensors straight from its mapping:
+ *   2 -> Q4_0 plain, 20 -> IQ4_NL plain, and the legacy pre-repacked types GGML wrote until
+ *   December 2024 (removed from GGML since): 31 q4_0_4x4 -> Q4_0 4x4, 32 q4_0_4x8 -> Q4_0 4x8,
+ *   33 q4_0_8x8 -> Q4_0 8x8, 36 iq4_nl_4x4 -> IQ4_NL 4x4.
+ * A legacy tensor of ne1 rows (a multiple of the layout's rows) per matrix is exactly
+ * q4r_repack(type, layout) of its plain rows: pass its bytes to q4r_run / q4r_matmul with that
+ * layout (n = ne1, k = ne0; a 3-D tensor is ne2 such matrices back to back), or q4r_unpack them.
+ * Any other id, including 37 and 38 (reserved by GGML, never defined), is Q4R_E_UNSUPPORTED with a
+ * message naming it; outputs are then left untouched. */
+Q4R_API q4r_status q4r_gguf_type_info(uint32_t ggml_type, q4r_type* type, q4r_layout* layout);
+
 /* ---------------------------------------------------------------- CPU and dispatch */
 /* Non-zero if this build has kernels for `isa` and the CPU (and OS) can run them. */
 Q4R_API int q4r_isa_available(q4r_isa isa);
