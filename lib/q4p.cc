@@ -178,10 +178,19 @@ q4r_status pack(const GgufFile& src, const Q4pPackOptions& opt, Sink& sink) {
     for (int64_t m = 0; m < t.matrices; ++m) {
       const uint8_t* in = t.data + m * mb;
       uint8_t* out = buf.data() + m * mb;
-      if (e.layout == Q4R_LAYOUT_PLAIN) {
+      // A legacy tensor (already interleaved) is copied if it is stored in the target layout,
+      // else unpacked and repacked from its plain rows.
+      q4r_status s = Q4R_OK;
+      if (e.layout == t.layout) {
         std::memcpy(out, in, mb);
-      } else if (q4r_status s =
-                     q4r_repack(t.q4type, q4r_layout(e.layout), in, out, mb, t.rows, t.k)) {
+      } else if (t.legacy()) {
+        s = q4r_unpack(t.q4type, t.layout, in, out, mb, t.rows, t.k);
+        if (!s && e.layout != Q4R_LAYOUT_PLAIN)
+          s = q4r_repack_inplace(t.q4type, q4r_layout(e.layout), out, mb, t.rows, t.k);
+      } else {
+        s = q4r_repack(t.q4type, q4r_layout(e.layout), in, out, mb, t.rows, t.k);
+      }
+      if (s) {
         const std::string msg = q4r_last_error();
         return fail(s, "q4p: repacking tensor '%s': %s", e.name.c_str(), msg.c_str());
       }

@@ -217,6 +217,13 @@ void Runner::print_header() {
     std::printf(" (q4r_preferred_layout)");
   }
   std::printf("\nshapes: %s\n", o_.source.c_str());
+  for (const auto& [type, layout] : o_.stored_layouts) {
+    const q4r_layout here = chosen_layout(type);
+    std::printf(
+        "stored: legacy pre-repacked %s in %s, measured as stored (no repack at load)%s%s\n",
+        q4r_type_name(type), q4r_layout_name(layout), here == layout ? "" : "; this isa prefers ",
+        here == layout ? "" : q4r_layout_name(here));
+  }
 }
 
 void Runner::measure_machine() {
@@ -262,6 +269,10 @@ void Runner::measure_shape(const BenchShape& s) {
       layouts.insert(layouts.end(), {Q4R_LAYOUT_4X4, Q4R_LAYOUT_4X8, Q4R_LAYOUT_8X8});
     } else {
       layouts.push_back(chosen_layout(type));
+    }
+    for (const auto& [stored_type, stored] : o_.stored_layouts) {
+      if (stored_type == type && std::find(layouts.begin(), layouts.end(), stored) == layouts.end())
+        layouts.push_back(stored);
     }
     for (q4r_layout l : layouts) vars.push_back({type, l, plains.size() - 1, nullptr, nullptr});
   }

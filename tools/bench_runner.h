@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "q4repack/q4repack.h"
@@ -29,6 +30,9 @@ struct BenchOptions {
   std::string source = "default 8B layer";  // where the shapes came from, for the report
   double cell_seconds = 0.25;  // time budget of one measurement (at least 3 timed calls)
   bool whole_model = false;    // the shapes are every matrix of a model: report tokens/s
+  // Layouts a file already stores weights in (legacy pre-repacked GGUF types): measured too, as
+  // they run with no repack at load.
+  std::vector<std::pair<q4r_type, q4r_layout>> stored_layouts;
 };
 
 // One transformer layer of an 8B Llama-style model (hidden 4096, 8 KV heads of 128, FFN 14336).

@@ -55,12 +55,19 @@ std::vector<q4r::bench::BenchShape> parse_shapes(const std::string& text) {
 
 // The distinct Q4_0 / IQ4_NL matrix shapes of a GGUF file, each with how often it occurs, and the
 // types present (a file normally has one weight type).
-std::vector<q4r::bench::BenchShape> gguf_shapes(const std::string& path,
-                                                std::vector<q4r_type>* types) {
+std::vector<q4r::bench::BenchShape> gguf_shapes(
+    const std::string& path, std::vector<q4r_type>* types,
+    std::vector<std::pair<q4r_type, q4r_layout>>* stored) {
   q4r::GgufFile file;
   open_gguf(file, path);  // the reader's message names the file
   std::vector<q4r::bench::BenchShape> out;
   types->clear();
+  for (const q4r::GgufTensor& t : file.tensors) {
+    const std::pair<q4r_type, q4r_layout> key{t.q4type, t.layout};
+    if (t.repackable && t.legacy() &&
+        std::find(stored->begin(), stored->end(), key) == stored->end())
+      stored->push_back(key);
+  }
   for (const q4r::GgufWeightShape& s : q4r::gguf_weight_shapes(file)) {
     if (std::find(types->begin(), types->end(), s.type) == types->end()) types->push_back(s.type);
     const std::string name = std::to_string(s.rows) + "x" + std::to_string(s.k);
@@ -137,7 +144,7 @@ int cmd_bench(int argc, char** argv) {
   if (!a.positional().empty()) {
     if (a.has("shapes")) usage_error("give either FILE.gguf or --shapes, not both");
     std::vector<q4r_type> file_types;
-    shapes = gguf_shapes(a.positional()[0], &file_types);
+    shapes = gguf_shapes(a.positional()[0], &file_types, &o.stored_layouts);
     if (!a.has("type")) o.types = file_types;
     o.source = a.positional()[0];
     o.whole_model = true;

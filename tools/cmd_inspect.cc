@@ -66,23 +66,34 @@ int cmd_inspect(int argc, char** argv) {
     std::printf("  %-44.*s %s\n", int(kv.key.size()), kv.key.data(), short_value(kv.value).c_str());
   }
 
-  std::printf("\n%-36s %-8s %-18s %12s  %s\n", "tensor", "type", "shape", "bytes", "repack here");
+  std::printf("\n%-36s %-10s %-18s %12s  %s\n", "tensor", "type", "shape", "bytes", "repack here");
   uint64_t total = 0, repackable_bytes = 0;
-  std::size_t repackable = 0;
+  std::size_t repackable = 0, legacy = 0;
   std::string json_tensors;
   for (const GgufTensor& t : f.tensors) {
     std::string verdict;
-    if (t.repackable) {
+    if (t.legacy()) {
+      // Already interleaved: it runs as stored, or is repacked from its unpacked rows.
+      const q4r_layout here = layout_here(t.q4type);
+      verdict =
+          std::string("legacy ") + q4r_type_name(t.q4type) + " in " + q4r_layout_name(t.layout) +
+          (here == t.layout
+               ? ": runs as stored"
+               : std::string(": runs as stored; ") + q4r_layout_name(here) + " preferred here");
+      ++legacy;
+    } else if (t.repackable) {
       verdict = std::string("yes -> ") + q4r_layout_name(layout_here(t.q4type));
-      if (t.matrices > 1) verdict += " (" + std::to_string(t.matrices) + " experts)";
-      ++repackable;
-      repackable_bytes += t.nbytes;
     } else {
       verdict = "no: " + t.skip_reason;
     }
+    if (t.repackable) {
+      if (t.matrices > 1) verdict += " (" + std::to_string(t.matrices) + " experts)";
+      ++repackable;
+      repackable_bytes += t.nbytes;
+    }
     total += t.nbytes;
     const std::string bytes = t.known_type ? std::to_string(t.nbytes) : "?";
-    std::printf("%-36.*s %-8s %-18s %12s  %s\n", int(t.name.size()), t.name.data(),
+    std::printf("%-36.*s %-10s %-18s %12s  %s\n", int(t.name.size()), t.name.data(),
                 tensor_type_text(t).c_str(), t.shape_string().c_str(), bytes.c_str(),
                 verdict.c_str());
     if (!json_tensors.empty()) json_tensors += ",\n";
@@ -91,13 +102,20 @@ int cmd_inspect(int argc, char** argv) {
         ", \"type_id\": " + std::to_string(t.type_id) + ", \"shape\": " + t.shape_string() +
         ", \"offset\": " + std::to_string(t.offset) +
         ", \"bytes\": " + (t.known_type ? std::to_string(t.nbytes) : "null") +
-        ", \"repackable\": " + (t.repackable ? "true" : "false") + ", \"layout\": " +
+        ", \"repackable\": " + (t.repackable ? "true" : "false") +
+        ", \"stored_layout\": " + json_quote(q4r_layout_name(t.layout)) + ", \"layout\": " +
         (t.repackable ? json_quote(q4r_layout_name(layout_here(t.q4type))) : std::string("null")) +
         ", \"skip_reason\": " + (t.repackable ? std::string("null") : json_quote(t.skip_reason)) +
         "}";
   }
   std::printf("\n%zu of %zu tensors repackable (%" PRIu64 " of %" PRIu64 " tensor bytes)\n",
               repackable, f.tensors.size(), repackable_bytes, total);
+  if (legacy) {
+    std::printf(
+        "%zu legacy pre-repacked tensor%s (types 31-33, 36): current GGML refuses this file; "
+        "`q4repack convert` turns it into plain q4_0 / iq4_nl\n",
+        legacy, legacy == 1 ? "" : "s");
+  }
   const auto shapes = gguf_weight_shapes(f);
   if (!shapes.empty()) std::printf("distinct weight matrices (rows x k: count):\n");
   for (const GgufWeightShape& s : shapes) {

@@ -72,6 +72,30 @@ int cmd_pack(int argc, char** argv) {
             ", \"bytes\": " + std::to_string(t.size) + "}";
   }
   const std::size_t count = q4r_q4p_tensor_count(p);
+  // Legacy tensors: copied as stored when the layout matches, else repacked via their plain rows.
+  std::size_t legacy = 0, as_stored = 0;
+  std::string stored_layouts;
+  for (const GgufTensor& t : g.tensors) {
+    q4r_q4p_tensor pt;
+    if (!t.legacy() || q4r_q4p_find_tensor(p, std::string(t.name).c_str(), &pt) != Q4R_OK) continue;
+    ++legacy;
+    if (pt.layout == t.layout) {
+      ++as_stored;
+    } else if (stored_layouts.find(q4r_layout_name(t.layout)) == std::string::npos) {
+      stored_layouts += std::string(stored_layouts.empty() ? "" : ", ") + q4r_layout_name(t.layout);
+    }
+  }
+  if (legacy) {
+    std::printf("%zu legacy pre-repacked tensors: %zu copied as stored (no repack)", legacy,
+                as_stored);
+    if (as_stored < legacy) {
+      std::printf(
+          "; %zu stored as %s, not the layout %s: repacked from their unpacked rows",
+          legacy - as_stored, stored_layouts.c_str(),
+          a.has("layout") && a.str("layout") != "auto" ? "asked for" : "this machine prefers");
+    }
+    std::printf("\n");
+  }
   q4r_q4p_close(p);
   std::printf("\npacked %zu tensors (%" PRIu64 " bytes) from %s into %s in %.2f s (isa %s)\n",
               count, bytes, in.c_str(), out.c_str(), secs, q4r_isa_name(q4r_active_isa()));

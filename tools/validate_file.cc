@@ -229,12 +229,30 @@ int validate_file(int argc, char** argv) {
     } else if (layouts.empty()) {
       layouts = {q4r_preferred_layout(t.q4type, active)};
     }
+    if (t.legacy() && !with_q4p &&
+        std::find(layouts.begin(), layouts.end(), t.layout) == layouts.end()) {
+      layouts.insert(layouts.begin(), t.layout);  // the kernels on the stored layout, always
+    }
     v.layouts = layouts_text(layouts);
     const std::size_t mb = std::size_t(t.nbytes / uint64_t(t.matrices));
     std::mt19937 rng(uint32_t(ti) * 7919u + 1u);
     std::uniform_real_distribution<float> dist(-1.f, 1.f);
     for (int64_t e = 0; e < t.matrices; ++e) {
-      const uint8_t* src = t.data + e * mb;
+      // A legacy tensor's plain rows are its unpacked bytes: the reference and what the other
+      // layouts repack from (in the copy-on-write mapping itself with --inplace).
+      const uint8_t* stored = t.data + e * mb;
+      const uint8_t* src = stored;
+      std::vector<uint8_t> unpacked;
+      uint64_t stored_sum = 0;
+      if (t.legacy() && opt.inplace) {
+        uint8_t* w = g.writable_bytes() + (stored - g.bytes());
+        stored_sum = checksum64(stored, mb);
+        check(q4r_unpack_inplace(t.q4type, t.layout, w, mb, t.rows, t.k), "unpack in place");
+      } else if (t.legacy()) {
+        unpacked.resize(mb);
+        check(q4r_unpack(t.q4type, t.layout, stored, unpacked.data(), mb, t.rows, t.k), "unpack");
+        src = unpacked.data();
+      }
       std::vector<float> x(std::size_t(opt.batch * t.k));
       for (float& f : x) f = dist(rng);
       std::vector<float> ref;
@@ -261,12 +279,20 @@ int validate_file(int argc, char** argv) {
             v.problem = std::string(q4r_layout_name(layout)) + ": unpack != original bytes";
           }
           check(q4r_repack_inplace(t.q4type, layout, w, mb, t.rows, t.k), "repack in place");
+        } else if (t.legacy() && layout == t.layout) {
+          // Runs as stored (zero-copy); the round trip is repack(unpack(stored)) == stored.
+          packed = stored;
+          std::vector<uint8_t> again(mb);
+          check(q4r_repack(t.q4type, layout, src, again.data(), mb, t.rows, t.k), "repack");
+          if (std::memcmp(again.data(), stored, mb) != 0 && v.problem.empty()) {
+            v.problem = std::string(q4r_layout_name(layout)) + ": repack(unpack) != stored bytes";
+          }
         } else {
           buf.resize(mb);
           check(q4r_repack(t.q4type, layout, src, buf.data(), mb, t.rows, t.k), "repack");
           packed = buf.data();
         }
-        if (!opt.inplace) {
+        if (!opt.inplace && packed != stored) {
           std::vector<uint8_t> back(mb);
           check(q4r_unpack(t.q4type, layout, packed, back.data(), mb, t.rows, t.k), "unpack");
           if (std::memcmp(back.data(), src, mb) != 0 && v.problem.empty()) {
@@ -281,6 +307,17 @@ int validate_file(int argc, char** argv) {
                 "unpack in place");
         }
         if (opt.keep && !buf.empty()) kept.push_back(std::move(buf));
+      }
+      if (t.legacy() && opt.inplace) {
+        // Back to the stored layout: the bytes must be the file's again.
+        uint8_t* w = g.writable_bytes() + (stored - g.bytes());
+        if (layouts.size() == 1) {
+          check(q4r_unpack_inplace(t.q4type, layouts[0], w, mb, t.rows, t.k), "unpack in place");
+        }
+        check(q4r_repack_inplace(t.q4type, t.layout, w, mb, t.rows, t.k), "repack in place");
+        if (checksum64(w, mb) != stored_sum && v.problem.empty()) {
+          v.problem = std::string(q4r_layout_name(t.layout)) + ": repack(unpack) != stored bytes";
+        }
       }
       ++st.matrices;
     }
