@@ -441,5 +441,104 @@ TEST_F(ToolTest, BenchGgufFile) {
   }
 }
 
+// `convert` on the two public legacy files (golden/gguf/MANIFEST.md section 6): to a new file and
+// in place, each byte for byte the plain file it was made from; `inspect` names the legacy types
+// and `validate` passes on them as stored.
+TEST_F(ToolTest, ConvertLegacyGoldenFiles) {
+  const std::string g = golden_dir() + "/gguf/";
+  const struct {
+    const char* legacy;
+    const char* plain;
+    const char* count;
+  } pairs[] = {{"legacy-tiny-llama", "tiny-llama-q4_0", "14 legacy tensors"},
+               {"legacy-tiny-iq4_nl", "tiny-iq4_nl", "9 legacy tensors"}};
+  for (const auto& p : pairs) {
+    SCOPED_TRACE(p.legacy);
+    const std::string in = g + p.legacy + ".gguf", out = path("out.gguf");
+    const std::vector<uint8_t> plain = read_bytes(g + p.plain + ".gguf");
+    Result r = run("convert " + in + " " + out + " --check");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find(std::string("converted ") + p.count), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("GB/s, checked"), std::string::npos) << r.out;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+    EXPECT_TRUE(read_bytes(out) == plain);
+    EXPECT_FALSE(exists(out + ".tmp"));
+    // In place, on a copy.
+    const std::string copy = path("copy.gguf");
+    write_file(copy, read_bytes(in));
+    r = run("convert " + copy + " --in-place --check");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(read_bytes(copy) == plain);
+    // As stored: inspect and validate.
+    r = run("inspect " + in);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("legacy pre-repacked tensor"), std::string::npos) << r.out;
+    r = run("validate " + in);
+    EXPECT_EQ(r.code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find(" 0 mismatched"), std::string::npos) << r.out;
+    std::remove(out.c_str());
+  }
+  const Result r = run("inspect " + g + "legacy-tiny-llama.gguf");
+  for (const char* needle :
+       {"blk.0.attn_q.weight                  q4_0_4x4",
+        "blk.1.attn_q.weight                  q4_0_8x8",
+        "output.weight                        q4_0_4x8", "legacy q4_0 in 4x4: runs as stored",
+        "blk.1.ffn_up.weight                  q4_0 "}) {
+    EXPECT_NE(r.out.find(needle), std::string::npos) << needle << "\n" << r.out;
+  }
+  const Result n = run("inspect " + g + "legacy-tiny-iq4_nl.gguf");
+  EXPECT_NE(n.out.find("blk.0.ffn_gate_exps.weight           iq4_nl_4x4 [256, 128, 4]"),
+            std::string::npos)
+      << n.out;
+}
+
+// Refusals: one line on stderr, exit 2, OUT (and OUT.tmp) absent or unchanged, IN unchanged.
+TEST_F(ToolTest, ConvertRefusals) {
+  const std::string g = golden_dir() + "/gguf/";
+  const std::string in = g + "legacy-tiny-llama.gguf", out = path("out.gguf");
+  // OUT exists: kept without --force, replaced with it.
+  write_file(out, std::vector<uint8_t>{1, 2, 3});
+  expect_usage_failure("convert " + in + " " + out, "exists: give --force");
+  EXPECT_EQ(read_bytes(out), (std::vector<uint8_t>{1, 2, 3}));
+  ASSERT_EQ(run("convert " + in + " " + out + " --force").code, 0);
+  EXPECT_TRUE(read_bytes(out) == read_bytes(g + "tiny-llama-q4_0.gguf"));
+  // IN == OUT, by the same path and through another name.
+  const std::string copy = path("copy.gguf");
+  const std::vector<uint8_t> legacy = read_bytes(in);
+  write_file(copy, legacy);
+  expect_usage_failure("convert " + copy + " " + copy, "use --in-place");
+  expect_usage_failure("convert " + copy + " " + dir_ + "/./copy.gguf --force", "use --in-place");
+  EXPECT_TRUE(read_bytes(copy) == legacy);
+  expect_usage_failure("convert " + copy + " " + out + " --in-place", "--in-place takes IN");
+  // Malformed and unsupported files: a type-33 tensor of 92 rows, types 37 / 38, truncated data.
+  auto patched = [&](const char* tensor, uint32_t type) {
+    std::vector<uint8_t> b = legacy;
+    // The type id follows the tensor's name, dimension count and dimensions (all 2-D here).
+    const std::string name(tensor);
+    const auto it = std::search(b.begin(), b.end(), name.begin(), name.end());
+    const std::size_t at = std::size_t(it - b.begin()) + name.size() + 4 + 16;
+    for (int i = 0; i < 4; ++i) b[at + i] = uint8_t(type >> (8 * i));
+    return b;
+  };
+  const struct {
+    std::vector<uint8_t> bytes;
+    const char* needle;
+  } bad[] = {{patched("blk.1.ffn_up.weight", 33), "ne1 = 92 is not a multiple of 8"},
+             {patched("blk.0.attn_q.weight", 37), "type 37 was never defined"},
+             {patched("blk.0.attn_q.weight", 38), "type 38 was never defined"},
+             {std::vector<uint8_t>(legacy.begin(), legacy.end() - 5000), "runs past the end"}};
+  std::remove(out.c_str());
+  for (const auto& b : bad) {
+    write_file(copy, b.bytes);
+    expect_usage_failure("convert " + copy + " " + out + " --check", b.needle);
+    EXPECT_FALSE(exists(out));
+    EXPECT_FALSE(exists(out + ".tmp"));
+    expect_usage_failure("convert " + copy + " --in-place", b.needle);
+    EXPECT_TRUE(read_bytes(copy) == b.bytes);
+  }
+  expect_usage_failure("convert " + path("missing.gguf") + " " + out, "No such file");
+  expect_usage_failure("convert " + in + " " + path("no/dir/out.gguf"), "no/dir/out.gguf.tmp");
+}
+
 }  // namespace
 }  // namespace q4r::test
