@@ -346,6 +346,7 @@ q4r_status convert_file(const char* in_path, const char* out_path, const Convert
     if (q4r_status s = copy_to(it.offset)) return s;
     for (const Chunk& c : chunks_of(it, opt.chunk_bytes)) {
       const uint64_t at = it.offset + c.offset;
+      in.mapping().prefetch(at, c.bytes);
       if (q4r_status s = permute_rows(it, false, in.bytes() + at, buf.data(), c.rows, opt.threads))
         return s;
       if (q4r_status s = pwrite_all(out_fd.fd, buf.data(), c.bytes, at, tmp)) return s;

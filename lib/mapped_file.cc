@@ -75,6 +75,18 @@ void MappedFile::release(uint64_t offset, uint64_t size) const {
   if (last > first) madvise(data_ + first, static_cast<std::size_t>(last - first), MADV_DONTNEED);
 }
 
+void MappedFile::prefetch(uint64_t offset, uint64_t size) const {
+#ifdef MADV_POPULATE_READ
+  if (!data_ || offset >= size_) return;
+  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  const uint64_t first = offset / page * page;
+  const uint64_t end = std::min<uint64_t>(size_, offset + std::min<uint64_t>(size, size_));
+  madvise(data_ + first, static_cast<std::size_t>(end - first), MADV_POPULATE_READ);
+#else
+  (void)offset, (void)size;
+#endif
+}
+
 void MappedFile::close() {
   if (data_) munmap(data_, size_);
   data_ = nullptr;

@@ -38,6 +38,9 @@ class MappedFile {
   // data; a read-only view reads the file again if it touches the range later.
   void advise_sequential() const;
   void release(uint64_t offset, uint64_t size) const;
+  // Maps the pages of [offset, offset + size) in one call (MADV_POPULATE_READ, Linux 5.14+;
+  // nothing on older kernels): cheaper than a page fault per 64 KiB while reading them.
+  void prefetch(uint64_t offset, uint64_t size) const;
 
  private:
   uint8_t* data_ = nullptr;

@@ -61,6 +61,27 @@ q4r_status load_and_check(const Tensor& t) {
   return Q4R_OK;
 }
 
+// A GGUF tensor as the engine's loader sees it: its type id, shape and mapped bytes.
+struct GgufTensorView {
+  uint32_t ggml_type;
+  int64_t n, k;
+  const void* data;
+  size_t size;
+};
+
+q4r_status legacy_weights(const GgufTensorView& t, q4r_weights* out) {
+  // snippet: legacy
+  // Any GGUF tensor type q4repack runs: 2 / 20 (plain), 31 / 32 / 33 / 36 (legacy pre-repacked,
+  // refused by current GGML): run it from the mapping, as stored; no repack at load.
+  q4r_type type;
+  q4r_layout stored;
+  Q4R_CHECK(q4r_gguf_type_info(t.ggml_type, &type, &stored));
+  const q4r_weights w = {type, stored, t.data, t.size, t.n, t.k};
+  // end snippet
+  *out = w;
+  return Q4R_OK;
+}
+
 q4r_status choose_layout(q4r_context** out, q4r_layout* layout) {
   // snippet: context
   q4r_context_options opts;
@@ -227,6 +248,23 @@ TEST(ApiSnippets, RunAsDocumented) {
             Q4R_OK);
   ASSERT_EQ(matmul(ctx, t, layout, x.data(), m, y.data()), Q4R_OK);
   EXPECT_EQ(y, ref);
+
+  // A legacy q4_0_8x8 tensor (type 33) is the repacked bytes, run as they are.
+  std::vector<uint8_t> packed(original.bytes.size());
+  ASSERT_EQ(q4r_repack(Q4R_TYPE_Q4_0, Q4R_LAYOUT_8X8, original.bytes.data(), packed.data(),
+                       packed.size(), n, k),
+            Q4R_OK);
+  q4r_weights lw{};
+  ASSERT_EQ(legacy_weights({33, n, k, packed.data(), packed.size()}, &lw), Q4R_OK);
+  EXPECT_EQ(lw.layout, Q4R_LAYOUT_8X8);
+  std::vector<float> y_legacy(m * n), ref_8x8(m * n);
+  ASSERT_EQ(q4r_matmul(lw.type, lw.layout, lw.data, lw.size, n, k, x.data(), m, y_legacy.data(), 1),
+            Q4R_OK);
+  ASSERT_EQ(q4r_matmul(Q4R_TYPE_Q4_0, Q4R_LAYOUT_8X8, packed.data(), packed.size(), n, k, x.data(),
+                       m, ref_8x8.data(), 1),
+            Q4R_OK);
+  EXPECT_EQ(y_legacy, ref_8x8);
+  EXPECT_EQ(legacy_weights({37, n, k, packed.data(), packed.size()}, &lw), Q4R_E_UNSUPPORTED);
 
   MyPool pool;
   q4r_context* engine_ctx = nullptr;

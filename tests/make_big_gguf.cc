@@ -1,6 +1,9 @@
 // Writes a large synthetic Q4_0 GGUF (llama-7B-like matrix shapes) with the test GGUF writer, for
-// memory measurements: `q4r_make_big_gguf OUT.gguf [LAYERS]` (2 layers: about 230 MB).
-// Blocks have random nibbles and modest fp16 scales; the data is streamed, never held whole.
+// memory and speed measurements: `q4r_make_big_gguf OUT.gguf [LAYERS] [4x4|4x8|8x8]` (2 layers:
+// about 230 MB; 36 layers: about 4.1 GB). With a layout, the matrices are legacy pre-repacked
+// tensors of that layout (types 31 / 32 / 33, general.file_type 33 / 34 / 35), for `convert`.
+// Blocks have random nibbles and modest fp16 scales (any bytes are a valid interleaved tensor);
+// the data is streamed, never held whole.
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -11,10 +14,19 @@
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: q4r_make_big_gguf OUT.gguf [LAYERS]\n");
+    std::fprintf(stderr, "usage: q4r_make_big_gguf OUT.gguf [LAYERS] [4x4|4x8|8x8]\n");
     return 2;
   }
   const int layers = argc > 2 ? std::atoi(argv[2]) : 2;
+  const std::string legacy = argc > 3 ? argv[3] : "";
+  uint32_t type_id = 2;  // q4_0
+  if (legacy == "4x4") type_id = 31;
+  if (legacy == "4x8") type_id = 32;
+  if (legacy == "8x8") type_id = 33;
+  if (!legacy.empty() && type_id == 2) {
+    std::fprintf(stderr, "layout must be 4x4, 4x8 or 8x8\n");
+    return 2;
+  }
   struct Shape {
     const char* name;
     int64_t k, rows;
@@ -26,11 +38,12 @@ int main(int argc, char** argv) {
   q4r::test::GgufWriter w;
   w.kv_string("general.architecture", "llama");
   w.kv_string("general.name", "q4repack synthetic big Q4_0");
+  if (type_id != 2) w.kv_u32("general.file_type", type_id + 2);  // MOSTLY_Q4_0_4_4 / 4_8 / 8_8
   std::vector<uint64_t> sizes;
   for (int l = 0; l < layers; ++l) {
     for (const Shape& s : shapes) {
       const uint64_t bytes = uint64_t(s.rows) * (s.k / 32) * 18;
-      w.tensor_sized("blk." + std::to_string(l) + "." + s.name + ".weight", 2, {s.k, s.rows},
+      w.tensor_sized("blk." + std::to_string(l) + "." + s.name + ".weight", type_id, {s.k, s.rows},
                      bytes);
       sizes.push_back(bytes);
     }
