@@ -302,7 +302,6 @@ q4r_status convert_file(const char* in_path, const char* out_path, const Convert
   if (q4r_status s = in.open(in_path)) return s;
   ConvertPlan plan;
   if (q4r_status s = plan_conversion(in, &plan)) return s;
-  in.mapping().advise_sequential();
   Fd in_fd;
   in_fd.fd = ::open(in_path, O_RDONLY | O_CLOEXEC);
   if (in_fd.fd < 0) return io_error("opening", in_path);
@@ -324,6 +323,10 @@ q4r_status convert_file(const char* in_path, const char* out_path, const Convert
   if (q4r_status s = allocate(
           buf, std::max<std::size_t>(in.data_offset, largest_chunk(plan, opt.chunk_bytes))))
     return s;
+  // Legacy chunks are read with pread rather than through the mapping: measured here (1 GB,
+  // 1 thread), page faults on the mapping cost 1.8x the CPU time of the extra copy.
+  std::vector<uint8_t> legacy;
+  if (q4r_status s = allocate(legacy, largest_chunk(plan, opt.chunk_bytes))) return s;
   // The header with the patched type ids and file type.
   std::memcpy(buf.data(), in.bytes(), in.data_offset);
   for (const auto& p : plan.final_patches) store_le(buf.data() + p.offset, p.value, p.bytes);
@@ -346,11 +349,10 @@ q4r_status convert_file(const char* in_path, const char* out_path, const Convert
     if (q4r_status s = copy_to(it.offset)) return s;
     for (const Chunk& c : chunks_of(it, opt.chunk_bytes)) {
       const uint64_t at = it.offset + c.offset;
-      in.mapping().prefetch(at, c.bytes);
-      if (q4r_status s = permute_rows(it, false, in.bytes() + at, buf.data(), c.rows, opt.threads))
+      if (q4r_status s = pread_all(in_fd.fd, legacy.data(), c.bytes, at, in_path)) return s;
+      if (q4r_status s = permute_rows(it, false, legacy.data(), buf.data(), c.rows, opt.threads))
         return s;
       if (q4r_status s = pwrite_all(out_fd.fd, buf.data(), c.bytes, at, tmp)) return s;
-      in.mapping().release(at, c.bytes);
       pos = at + c.bytes;
       if (opt.progress) opt.progress(pos, total);
     }

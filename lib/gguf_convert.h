@@ -6,8 +6,9 @@
 // `general.file_type` 33 / 34 / 35 (llama.cpp's MOSTLY_Q4_0_4_4 / 4_8 / 8_8) becomes 2
 // (MOSTLY_Q4_0).
 //
-// The file versions stream: the input is mapped and walked once (pages dropped behind the reader),
-// the output is written in chunks of whole row groups, so memory use does not grow with the file.
+// The file versions stream: the metadata is parsed from a mapping, other tensors' bytes are copied
+// in the kernel, legacy tensors are read, unpacked and written in chunks of whole row groups, so
+// memory use does not grow with the file.
 #ifndef Q4R_LIB_GGUF_CONVERT_H_
 #define Q4R_LIB_GGUF_CONVERT_H_
 

@@ -61,10 +61,6 @@ q4r_status MappedFile::open(const char* path, Mode mode) {
   return Q4R_OK;
 }
 
-void MappedFile::advise_sequential() const {
-  if (data_) madvise(data_, size_, MADV_SEQUENTIAL);
-}
-
 void MappedFile::release(uint64_t offset, uint64_t size) const {
   // Only read-only views: dropping a copy-on-write page would throw away what was written to it.
   if (!data_ || mode_ != Mode::kReadOnly || offset >= size_) return;
@@ -73,18 +69,6 @@ void MappedFile::release(uint64_t offset, uint64_t size) const {
   const uint64_t first = (offset + page - 1) / page * page;
   const uint64_t last = end == size_ ? end : end / page * page;
   if (last > first) madvise(data_ + first, static_cast<std::size_t>(last - first), MADV_DONTNEED);
-}
-
-void MappedFile::prefetch(uint64_t offset, uint64_t size) const {
-#ifdef MADV_POPULATE_READ
-  if (!data_ || offset >= size_) return;
-  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-  const uint64_t first = offset / page * page;
-  const uint64_t end = std::min<uint64_t>(size_, offset + std::min<uint64_t>(size, size_));
-  madvise(data_ + first, static_cast<std::size_t>(end - first), MADV_POPULATE_READ);
-#else
-  (void)offset, (void)size;
-#endif
 }
 
 void MappedFile::close() {

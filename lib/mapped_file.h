@@ -32,15 +32,10 @@ class MappedFile {
   uint8_t* writable_data() const { return mode_ == Mode::kCopyOnWrite ? data_ : nullptr; }
   std::size_t size() const { return size_; }
   bool is_open() const { return open_; }
-  // Streaming hints for a reader that walks the file once: read ahead (MADV_SEQUENTIAL), and drop
-  // the pages of [offset, offset + size) it has finished with (MADV_DONTNEED on the whole pages
-  // inside), so its resident memory stays bounded however large the file is. No effect on the
-  // data; a read-only view reads the file again if it touches the range later.
-  void advise_sequential() const;
+  // For a reader that walks a read-only view once: drops the pages of [offset, offset + size) it
+  // has finished with (MADV_DONTNEED on the whole pages inside), so its resident memory stays
+  // bounded however large the file is. The data is unchanged (read again if touched again).
   void release(uint64_t offset, uint64_t size) const;
-  // Maps the pages of [offset, offset + size) in one call (MADV_POPULATE_READ, Linux 5.14+;
-  // nothing on older kernels): cheaper than a page fault per 64 KiB while reading them.
-  void prefetch(uint64_t offset, uint64_t size) const;
 
  private:
   uint8_t* data_ = nullptr;
