@@ -408,9 +408,8 @@ q4r_status convert_inplace(const char* path_c, const ConvertOptions& opt, Conver
 
   // Puts back the legacy bytes of every rewritten chunk and the legacy type ids; returns `why`
   // (the first failure) with a note on the state of the file.
-  auto roll_back = [&](q4r_status why) -> q4r_status {
+  auto roll_back = [&](q4r_status why, bool restored = true) -> q4r_status {
     const std::string first = q4r_last_error();
-    bool restored = true;
     for (auto d = done.rbegin(); d != done.rend() && restored; ++d) {
       const auto& it = plan.items[d->item];
       const uint64_t at = it.offset + d->chunk.offset;
@@ -441,8 +440,8 @@ q4r_status convert_inplace(const char* path_c, const ConvertOptions& opt, Conver
       if (q4r_status s = pwrite_all(fd.fd, b.data(), c.bytes, at, path)) {
         // Part of this chunk may be written: put its legacy bytes (still in `a`) back first.
         const std::string msg = q4r_last_error();
-        pwrite_all(fd.fd, a.data(), c.bytes, at, path);
-        return roll_back(fail(s, "%s", msg.c_str()));
+        const bool put_back = pwrite_all(fd.fd, a.data(), c.bytes, at, path) == Q4R_OK;
+        return roll_back(fail(s, "%s", msg.c_str()), put_back);
       }
       done.push_back({i, c, sum});
       progress += c.bytes;
