@@ -181,7 +181,7 @@ q4r_status pack(const GgufFile& src, const Q4pPackOptions& opt, Sink& sink) {
       // A legacy tensor (already interleaved) is copied if it is stored in the target layout,
       // else unpacked and repacked from its plain rows.
       q4r_status s = Q4R_OK;
-      if (e.layout == t.layout) {
+      if (q4r_layout(e.layout) == t.layout) {
         std::memcpy(out, in, mb);
       } else if (t.legacy()) {
         s = q4r_unpack(t.q4type, t.layout, in, out, mb, t.rows, t.k);
