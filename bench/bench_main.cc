@@ -31,7 +31,7 @@
 #include <tuple>
 #include <vector>
 
-#include "lib/dispatch.h"
+#include "lib/run/dispatch.h"
 #include "tools/bench_harness.h"
 
 namespace {

@@ -15,7 +15,7 @@
 
 #include "bench_harness.h"
 #include "cli.h"
-#include "lib/dispatch.h"
+#include "lib/run/dispatch.h"
 
 namespace q4r::bench {
 
