@@ -32,7 +32,7 @@
 #include <vector>
 
 #include "lib/run/dispatch.h"
-#include "tools/bench_harness.h"
+#include "bench/harness/bench_harness.h"
 
 namespace {
 

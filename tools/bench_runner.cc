@@ -13,7 +13,7 @@
 #include <string>
 #include <tuple>
 
-#include "bench_harness.h"
+#include "bench/harness/bench_harness.h"
 #include "cli.h"
 #include "lib/run/dispatch.h"
 
