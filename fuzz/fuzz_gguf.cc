@@ -7,8 +7,8 @@
 #include <cstdlib>
 #include <vector>
 
-#include "lib/gguf.h"
-#include "lib/gguf_convert.h"
+#include "lib/file/gguf.h"
+#include "lib/file/gguf_convert.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   q4r::GgufFile f;

@@ -1,6 +1,6 @@
 // q4repack convert IN.gguf OUT.gguf | IN.gguf --in-place: legacy pre-repacked GGUF files (tensor
 // types 31-33, 36, which current GGML refuses) -> plain Q4_0 / IQ4_NL files, byte for byte what
-// the file was before it was interleaved (lib/gguf_convert.h).
+// the file was before it was interleaved (lib/file/gguf_convert.h).
 #include <unistd.h>
 
 #include <chrono>
@@ -9,7 +9,7 @@
 #include <string>
 
 #include "cli.h"
-#include "lib/gguf_convert.h"
+#include "lib/file/gguf_convert.h"
 
 using namespace q4r;
 using namespace q4r::cli;

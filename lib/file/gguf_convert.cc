@@ -13,7 +13,7 @@
 #include <string>
 #include <thread>
 
-#include "error.h"
+#include "lib/error.h"
 #include "q4p.h"
 
 namespace q4r {

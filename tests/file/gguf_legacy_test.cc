@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "gguf_writer.h"
-#include "lib/gguf.h"
-#include "lib/gguf_convert.h"
+#include "lib/file/gguf.h"
+#include "lib/file/gguf_convert.h"
 #include "q4repack/q4repack.h"
 #include "test_util.h"
 
