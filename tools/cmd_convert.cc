@@ -83,7 +83,7 @@ int cmd_convert(int argc, char** argv) {
           .flag("in-place", "rewrite IN itself (no second copy; see docs/FILES.md for crashes)")
           .flag("force", "replace an existing OUT")
           .flag("check", "re-read the result and check every converted tensor repacks to IN")
-          .option("threads", "unpack threads (default: up to 2)")
+          .option("threads", "unpack threads (default 1: the copies, not the unpacking, dominate)")
           .positionals(1, 2, "IN.gguf OUT.gguf, or IN.gguf with --in-place.")
           .parse(argc, argv);
   const auto& pos = a.positional();
@@ -95,8 +95,8 @@ int cmd_convert(int argc, char** argv) {
   const std::string& in = pos[0];
   ConvertOptions opt;
   opt.check = a.has("check");
-  opt.threads = int(a.integer("threads", 0));
-  if (opt.threads < 0 || opt.threads > 256) usage_error("--threads must be in 0..256");
+  opt.threads = int(a.integer("threads", 1));
+  if (opt.threads < 1 || opt.threads > 256) usage_error("--threads must be in 1..256");
   if (!in_place) {
     const std::string& out = pos[1];
     if (in == out || same_file(in, out)) {

@@ -69,8 +69,12 @@ std::vector<Chunk> chunks_of(const ConvertPlan::Item& it, std::size_t target) {
 }
 
 int worker_threads(int asked) {
-  if (asked > 0) return asked;
-  return int(std::max(1u, std::min(2u, std::thread::hardware_concurrency())));
+  return std::max(1, asked);
+}
+
+// Bytes of one read / unpack / write step: chunk_bytes per thread.
+std::size_t step_bytes(const ConvertOptions& opt) {
+  return opt.chunk_bytes * std::size_t(worker_threads(opt.threads));
 }
 
 // Unpacks (or, with `repack`, packs) `rows` rows of an item from src to dst, split over threads in
@@ -89,7 +93,7 @@ q4r_status permute_rows(const ConvertPlan::Item& it, bool repack, const uint8_t*
   const int parts = int(std::min<int64_t>(worker_threads(threads), groups));
   q4r_status status = Q4R_OK;
   std::string message;
-  if (parts <= 1 || uint64_t(rows) * row_bytes < (uint64_t{1} << 20)) {
+  if (parts <= 1) {
     status = run(0, rows);
     if (status) message = q4r_last_error();
   } else {
@@ -321,12 +325,12 @@ q4r_status convert_file(const char* in_path, const char* out_path, const Convert
 
   std::vector<uint8_t> buf;
   if (q4r_status s = allocate(
-          buf, std::max<std::size_t>(in.data_offset, largest_chunk(plan, opt.chunk_bytes))))
+          buf, std::max<std::size_t>(in.data_offset, largest_chunk(plan, step_bytes(opt)))))
     return s;
   // Legacy chunks are read with pread rather than through the mapping: measured here (1 GB,
   // 1 thread), page faults on the mapping cost 1.8x the CPU time of the extra copy.
   std::vector<uint8_t> legacy;
-  if (q4r_status s = allocate(legacy, largest_chunk(plan, opt.chunk_bytes))) return s;
+  if (q4r_status s = allocate(legacy, largest_chunk(plan, step_bytes(opt)))) return s;
   // The header with the patched type ids and file type.
   std::memcpy(buf.data(), in.bytes(), in.data_offset);
   for (const auto& p : plan.final_patches) store_le(buf.data() + p.offset, p.value, p.bytes);
@@ -347,7 +351,7 @@ q4r_status convert_file(const char* in_path, const char* out_path, const Convert
   };
   for (const auto& it : plan.items) {
     if (q4r_status s = copy_to(it.offset)) return s;
-    for (const Chunk& c : chunks_of(it, opt.chunk_bytes)) {
+    for (const Chunk& c : chunks_of(it, step_bytes(opt))) {
       const uint64_t at = it.offset + c.offset;
       if (q4r_status s = pread_all(in_fd.fd, legacy.data(), c.bytes, at, in_path)) return s;
       if (q4r_status s = permute_rows(it, false, legacy.data(), buf.data(), c.rows, opt.threads))
@@ -373,7 +377,7 @@ q4r_status convert_file(const char* in_path, const char* out_path, const Convert
       return fail(Q4R_E_MISMATCH, "convert --check: '%s' has %zu bytes, the input %zu", tmp.c_str(),
                   out.size(), in.size());
     }
-    if (q4r_status s = check_output(plan, out, in.bytes(), opt.chunk_bytes, opt.threads, tmp))
+    if (q4r_status s = check_output(plan, out, in.bytes(), step_bytes(opt), opt.threads, tmp))
       return s;
   }
   if (::rename(tmp.c_str(), out_path) != 0) return io_error("renaming the output to", out_path);
@@ -402,7 +406,7 @@ q4r_status convert_inplace(const char* path_c, const ConvertOptions& opt, Conver
   };
   std::vector<Done> done;
   std::vector<uint8_t> a, b;
-  const std::size_t most = largest_chunk(plan, opt.chunk_bytes);
+  const std::size_t most = largest_chunk(plan, step_bytes(opt));
   if (q4r_status s = allocate(a, most)) return s;
   if (q4r_status s = allocate(b, most)) return s;
 
@@ -431,7 +435,7 @@ q4r_status convert_inplace(const char* path_c, const ConvertOptions& opt, Conver
   uint64_t progress = 0;
   for (std::size_t i = 0; i < plan.items.size(); ++i) {
     const auto& it = plan.items[i];
-    for (const Chunk& c : chunks_of(it, opt.chunk_bytes)) {
+    for (const Chunk& c : chunks_of(it, step_bytes(opt))) {
       const uint64_t at = it.offset + c.offset;
       if (q4r_status s = pread_all(fd.fd, a.data(), c.bytes, at, path)) return roll_back(s);
       const uint64_t sum = opt.check ? checksum64(a.data(), c.bytes) : 0;

@@ -53,8 +53,11 @@ q4r_status plan_conversion(const GgufFile& in, ConvertPlan* plan);
 struct ConvertOptions {
   // Re-read what was written and check that each converted tensor repacks to the input's bytes.
   bool check = false;
-  std::size_t chunk_bytes = std::size_t{8} << 20;  // per read / unpack / write step
-  int threads = 0;                                 // unpack threads per chunk; <= 0: up to 2
+  // Bytes per read / unpack / write step and thread. Small enough that the three passes over a
+  // chunk run in the core's L2: measured here (1 GB, 1 thread), 1 MB chunks took 0.3 s of system
+  // time, 8 MB chunks 0.8-1.8 s.
+  std::size_t chunk_bytes = std::size_t{1} << 20;
+  int threads = 1;  // unpack threads per chunk (a chunk is then chunk_bytes * threads)
   // Called after each chunk with the bytes done and the total (file bytes, or legacy bytes in
   // place).
   std::function<void(uint64_t done, uint64_t total)> progress;
