@@ -17,6 +17,14 @@ LayoutShape layout_shape(int layout) {
   }
 }
 
+int64_t row_groups(int64_t n, LayoutShape shape) {
+  return (n + shape.rows - 1) / shape.rows;
+}
+
+int64_t group_bytes(int64_t k, LayoutShape shape) {
+  return shape.rows * (k / kBlockValues) * kQ4BlockBytes;
+}
+
 namespace {
 
 // Offset of quant byte b of row j inside the 16*N quant bytes of an interleaved block.
@@ -49,27 +57,28 @@ void permute_group(const uint8_t* src, uint8_t* dst, int64_t nb, LayoutShape s, 
 }
 
 template <bool kPack>
-void permute_tensor(const uint8_t* src, uint8_t* dst, int64_t n, int64_t k, LayoutShape s,
-                    uint8_t xor_mask) {
+void permute_groups(const uint8_t* src, uint8_t* dst, int64_t n, int64_t k, LayoutShape s,
+                    uint8_t xor_mask, int64_t g0, int64_t g1) {
   const int64_t nb = k / kBlockValues;
-  const int64_t group_bytes = s.rows * nb * kQ4BlockBytes;
-  const int64_t groups = n / s.rows;
-  for (int64_t g = 0; g < groups; ++g) {
-    permute_group<kPack>(src + g * group_bytes, dst + g * group_bytes, nb, s, xor_mask);
+  const int64_t bytes = group_bytes(k, s);
+  const int64_t full = n / s.rows;
+  for (int64_t g = g0; g < g1 && g < full; ++g) {
+    permute_group<kPack>(src + g * bytes, dst + g * bytes, nb, s, xor_mask);
   }
-  const int64_t tail = (n % s.rows) * nb * kQ4BlockBytes;
-  if (tail) std::memcpy(dst + groups * group_bytes, src + groups * group_bytes, tail);
+  if (g1 > full) {  // the plain tail
+    std::memcpy(dst + full * bytes, src + full * bytes, (n % s.rows) * nb * kQ4BlockBytes);
+  }
 }
 
 template <bool kPack>
-void permute_inplace(uint8_t* data, uint8_t* scratch, int64_t n, int64_t k, LayoutShape s,
-                     uint8_t xor_mask) {
+void permute_groups_inplace(uint8_t* data, uint8_t* scratch, int64_t n, int64_t k, LayoutShape s,
+                            uint8_t xor_mask, int64_t g0, int64_t g1) {
   const int64_t nb = k / kBlockValues;
-  const int64_t group_bytes = s.rows * nb * kQ4BlockBytes;
-  for (int64_t g = 0; g < n / s.rows; ++g) {
+  const int64_t bytes = group_bytes(k, s);
+  for (int64_t g = g0; g < g1 && g < n / s.rows; ++g) {
     // A row group occupies the same bytes before and after: copy it out, permute it back in.
-    std::memcpy(scratch, data + g * group_bytes, group_bytes);
-    permute_group<kPack>(scratch, data + g * group_bytes, nb, s, xor_mask);
+    std::memcpy(scratch, data + g * bytes, bytes);
+    permute_group<kPack>(scratch, data + g * bytes, nb, s, xor_mask);
   }
 }
 
@@ -84,24 +93,44 @@ void unpack_group(const uint8_t* src, uint8_t* dst, int64_t nb, LayoutShape shap
   permute_group<false>(src, dst, nb, shape, xor_mask);
 }
 
+void repack_groups(const uint8_t* src, uint8_t* dst, int64_t n, int64_t k, LayoutShape shape,
+                   uint8_t xor_mask, int64_t g0, int64_t g1) {
+  permute_groups<true>(src, dst, n, k, shape, xor_mask, g0, g1);
+}
+
+void unpack_groups(const uint8_t* src, uint8_t* dst, int64_t n, int64_t k, LayoutShape shape,
+                   uint8_t xor_mask, int64_t g0, int64_t g1) {
+  permute_groups<false>(src, dst, n, k, shape, xor_mask, g0, g1);
+}
+
+void repack_groups_inplace(uint8_t* data, uint8_t* scratch, int64_t n, int64_t k, LayoutShape shape,
+                           uint8_t xor_mask, int64_t g0, int64_t g1) {
+  permute_groups_inplace<true>(data, scratch, n, k, shape, xor_mask, g0, g1);
+}
+
+void unpack_groups_inplace(uint8_t* data, uint8_t* scratch, int64_t n, int64_t k, LayoutShape shape,
+                           uint8_t xor_mask, int64_t g0, int64_t g1) {
+  permute_groups_inplace<false>(data, scratch, n, k, shape, xor_mask, g0, g1);
+}
+
 void repack_tensor(const uint8_t* src, uint8_t* dst, int64_t n, int64_t k, LayoutShape shape,
                    uint8_t xor_mask) {
-  permute_tensor<true>(src, dst, n, k, shape, xor_mask);
+  repack_groups(src, dst, n, k, shape, xor_mask, 0, row_groups(n, shape));
 }
 
 void unpack_tensor(const uint8_t* src, uint8_t* dst, int64_t n, int64_t k, LayoutShape shape,
                    uint8_t xor_mask) {
-  permute_tensor<false>(src, dst, n, k, shape, xor_mask);
+  unpack_groups(src, dst, n, k, shape, xor_mask, 0, row_groups(n, shape));
 }
 
 void repack_tensor_inplace(uint8_t* data, uint8_t* scratch, int64_t n, int64_t k, LayoutShape shape,
                            uint8_t xor_mask) {
-  permute_inplace<true>(data, scratch, n, k, shape, xor_mask);
+  repack_groups_inplace(data, scratch, n, k, shape, xor_mask, 0, row_groups(n, shape));
 }
 
 void unpack_tensor_inplace(uint8_t* data, uint8_t* scratch, int64_t n, int64_t k, LayoutShape shape,
                            uint8_t xor_mask) {
-  permute_inplace<false>(data, scratch, n, k, shape, xor_mask);
+  unpack_groups_inplace(data, scratch, n, k, shape, xor_mask, 0, row_groups(n, shape));
 }
 
 }  // namespace q4r
