@@ -112,10 +112,6 @@ q4r_status check_finite(const float* x, int64_t rows, int64_t k, std::size_t str
   return Q4R_OK;
 }
 
-uint8_t xor_mask(q4r_type type) {
-  return type == Q4R_TYPE_Q4_0 ? kQ4_0RepackXor : 0;
-}
-
 // Validation shared by repack/unpack, both buffer and in-place forms.
 q4r_status check_repack(q4r_type type, q4r_layout layout, const void* a, const void* b,
                         std::size_t size, int64_t n, int64_t k) {
@@ -156,9 +152,9 @@ q4r_status permute_inplace(q4r_type type, q4r_layout layout, void* data, int64_t
   if (!scratch) return fail(Q4R_E_NOMEM, "cannot allocate %zu bytes of scratch", group);
   auto* p = static_cast<uint8_t*>(data);
   if (kPack) {
-    repack_groups_inplace(p, scratch.get(), n, k, shape, xor_mask(type), g0, g1);
+    repack_groups_inplace(p, scratch.get(), n, k, shape, repack_xor_mask(type), g0, g1);
   } else {
-    unpack_groups_inplace(p, scratch.get(), n, k, shape, xor_mask(type), g0, g1);
+    unpack_groups_inplace(p, scratch.get(), n, k, shape, repack_xor_mask(type), g0, g1);
   }
   return Q4R_OK;
 }
@@ -175,13 +171,14 @@ q4r_status permute(q4r_type type, q4r_layout layout, const void* src, void* dst,
     g0 = range[0];
     g1 = range[1];
   }
+  if (g0 == g1) return Q4R_OK;
   if (src == dst) return permute_inplace<kPack>(type, layout, dst, n, k, g0, g1);
   const auto* s = static_cast<const uint8_t*>(src);
   auto* d = static_cast<uint8_t*>(dst);
   if (kPack) {
-    repack_groups(s, d, n, k, layout_shape(layout), xor_mask(type), g0, g1);
+    repack_groups(s, d, n, k, layout_shape(layout), repack_xor_mask(type), g0, g1);
   } else {
-    unpack_groups(s, d, n, k, layout_shape(layout), xor_mask(type), g0, g1);
+    unpack_groups(s, d, n, k, layout_shape(layout), repack_xor_mask(type), g0, g1);
   }
   return Q4R_OK;
 }

@@ -12,11 +12,17 @@
 #include <cstdint>
 
 #include "formats.h"
+#include "q4repack/q4repack.h"
 
 namespace q4r {
 
 // Rows per group and chunk bytes of a packed layout (q4r_layout values 1..3).
 LayoutShape layout_shape(int layout);
+
+// The byte XORed into every quant byte when repacking `type`: 0x88 for Q4_0, none for IQ4_NL.
+inline uint8_t repack_xor_mask(q4r_type type) {
+  return type == Q4R_TYPE_Q4_0 ? kQ4_0RepackXor : 0;
+}
 
 // Row groups of a tensor of n rows, the plain tail counted as one: ceil(n / N).
 int64_t row_groups(int64_t n, LayoutShape shape);

@@ -263,6 +263,18 @@ Q4R_API int q4r_context_threads(const q4r_context* ctx);
 /* (Q4R_LAYOUT_PLAIN for a NULL context or a non-weight type.) */
 Q4R_API q4r_layout q4r_context_layout(const q4r_context* ctx, q4r_type type);
 
+/* q4r_repack / q4r_unpack on the context's threads (its own pool or the engine's parallel-for):
+ * the row groups are split into runs done by q4r_*_range, up to one task per thread (fewer for
+ * small tensors: 512 KiB per task at least). Same arguments, validation and result as the
+ * single-threaded calls; src == dst works in place (one row group of scratch per task, allocated
+ * before anything is written, so a failure leaves the data untouched). */
+Q4R_API q4r_status q4r_context_repack(const q4r_context* ctx, q4r_type type, q4r_layout layout,
+                                      const void* src, void* dst, size_t size, int64_t n,
+                                      int64_t k);
+Q4R_API q4r_status q4r_context_unpack(const q4r_context* ctx, q4r_type type, q4r_layout layout,
+                                      const void* src, void* dst, size_t size, int64_t n,
+                                      int64_t k);
+
 /* A weight tensor as the matmul sees it: n rows of k values of `type`, stored in `layout`
  * (size bytes = q4r_tensor_bytes). The library never keeps the pointer after a call returns. */
 typedef struct q4r_weights {
