@@ -18,7 +18,8 @@
 //       q4r_unpack (into a second buffer) and their in-place forms; T = 1 is the whole call, T > 1
 //       the *_range calls on T equal runs of row groups. Shapes: 14336x4096 and a tensor larger
 //       than the L3 cache (and 256 MiB). GB counter = tensor bytes per second (1e9), so the ratio
-//       to repack/memcpy of the same shape and T is the fraction of copy speed.
+//       to repack/memcpy of the same shape and T is the fraction of copy speed; best_GB and
+//       best_cpu_GB are the fastest pass (wall, thread CPU time): scripts/repack_ratios.py.
 // "cold": the weights rotate over copies that together are >= 4 x L3, so every call streams them
 // from memory; "warm": one copy, in cache when it fits. Cold variants exist for M <= 4 only (where
 // weight bandwidth is the figure of merit).
@@ -30,6 +31,8 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -204,28 +207,28 @@ int64_t large_repack_rows() {
   return n;
 }
 
-// Source and destination of the current shape (the previous shape's are freed first).
+// Source and destination per shape, kept for the whole run (both shapes together are ~1.3 GB
+// here), so that --benchmark_enable_random_interleaving can alternate the cases cheaply.
 struct LoadBuffers {
-  Shape shape{0, 0};
   Buffer src, dst;
-  void use(const Shape& s) {
-    if (shape.n == s.n && shape.k == s.k) return;
-    src = Buffer();
-    dst = Buffer();
-    src = q4r::bench::random_plain_weights(Q4R_TYPE_Q4_0, s.n, s.k, 42);
-    dst = Buffer(src.size());
-    std::memcpy(dst.data(), src.data(), src.size());  // fault the pages in before timing
-    shape = s;
-  }
 };
-LoadBuffers g_load;
+LoadBuffers& load_buffers(const Shape& s) {
+  static std::map<std::pair<int64_t, int64_t>, LoadBuffers> all;
+  LoadBuffers& b = all[{s.n, s.k}];
+  if (b.src.size() == 0) {
+    b.src = q4r::bench::random_plain_weights(Q4R_TYPE_Q4_0, s.n, s.k, 42);
+    b.dst = Buffer(b.src.size());
+    std::memcpy(b.dst.data(), b.src.data(), b.src.size());  // fault the pages in before timing
+  }
+  return b;
+}
 
 // One pass of `op` over the whole tensor, groups [g0, g1) (bytes [b0, b1) for memcpy) of it.
-q4r_status load_op(LoadOp op, q4r_type type, q4r_layout layout, const Shape& s, bool whole,
-                   int part, int parts) {
-  uint8_t* src = g_load.src.data();
-  uint8_t* dst = g_load.dst.data();
-  const std::size_t size = g_load.src.size();
+q4r_status load_op(LoadBuffers& b, LoadOp op, q4r_type type, q4r_layout layout, const Shape& s,
+                   bool whole, int part, int parts) {
+  uint8_t* src = b.src.data();
+  uint8_t* dst = b.dst.data();
+  const std::size_t size = b.src.size();
   if (op == LoadOp::kMemcpy) {
     const std::size_t b0 = size * part / parts / 64 * 64;
     const std::size_t b1 = part + 1 == parts ? size : size * (part + 1) / parts / 64 * 64;
@@ -259,22 +262,41 @@ q4r_status load_op(LoadOp op, q4r_type type, q4r_layout layout, const Shape& s, 
   }
 }
 
+// Seconds of CPU time the calling thread has used.
+double thread_cpu_seconds() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
+// Counters: GB (mean rate, as every family), best_GB (the fastest single pass, wall clock) and,
+// at 1 thread, best_cpu_GB (the pass with the least CPU time: on a shared machine the pass least
+// disturbed by other work, preemption excluded).
 void bm_load(benchmark::State& st, LoadOp op, q4r_type type, q4r_layout layout, Shape s,
              int threads) {
-  g_load.use(s);
+  LoadBuffers& b = load_buffers(s);
   q4r::bench::WorkerPool pool(threads);
+  double best_wall = 1e30, best_cpu = 1e30;
   for (auto _ : st) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const double c0 = thread_cpu_seconds();
     if (threads == 1) {
-      q4r::bench::check(load_op(op, type, layout, s, true, 0, 1), kLoadOpNames[int(op)]);
+      q4r::bench::check(load_op(b, op, type, layout, s, true, 0, 1), kLoadOpNames[int(op)]);
     } else {
       pool.run([&](int i) {
-        q4r::bench::check(load_op(op, type, layout, s, false, i, threads), kLoadOpNames[int(op)]);
+        q4r::bench::check(load_op(b, op, type, layout, s, false, i, threads),
+                          kLoadOpNames[int(op)]);
       });
     }
+    best_cpu = std::min(best_cpu, thread_cpu_seconds() - c0);
+    best_wall = std::min(
+        best_wall, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     benchmark::ClobberMemory();
   }
-  st.counters["GB"] = benchmark::Counter(1e-9 * static_cast<double>(g_load.src.size()),
-                                         benchmark::Counter::kIsIterationInvariantRate);
+  const double gb = 1e-9 * static_cast<double>(b.src.size());
+  st.counters["GB"] = benchmark::Counter(gb, benchmark::Counter::kIsIterationInvariantRate);
+  st.counters["best_GB"] = gb / best_wall;
+  if (threads == 1) st.counters["best_cpu_GB"] = gb / best_cpu;
 }
 
 void register_load() {

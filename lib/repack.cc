@@ -41,10 +41,15 @@ inline void move_chunk(const uint8_t* from, uint8_t* to, Chunk<B> mask) {
   std::memcpy(to, &w, B);
 }
 
-// Copies `bytes` (a multiple of 8) in 8-byte moves. Used for the in-place scratch copy: measured
-// faster here than the library memcpy for these 2-300 KiB blocks (which may pick `rep movsb`).
-inline void copy_words(uint8_t* dst, const uint8_t* src, int64_t bytes) {
-  for (int64_t i = 0; i < bytes; i += 8) move_chunk<8>(src + i, dst + i, 0);
+// The in-place scratch copy of one row group, in 4 KiB memcpy calls: measured here, that is ~25 %
+// faster for the whole in-place 4x4 repack than one memcpy of the group (glibc serves copies over
+// a few KiB with `rep movsb`, slower on this CPU from L1/L2) or than 8-byte moves.
+inline void copy_group(uint8_t* dst, const uint8_t* src, int64_t bytes) {
+  constexpr int64_t kPiece = 4096;
+  for (int64_t i = 0; i < bytes; i += kPiece) {
+    std::memcpy(dst + i, src + i,
+                static_cast<std::size_t>(bytes - i < kPiece ? bytes - i : kPiece));
+  }
 }
 
 // Block l of one row group of layout NxB, plain -> interleaved (kPack) or back; src and dst point
@@ -95,7 +100,7 @@ void permute_run(const uint8_t* src, uint8_t* dst, uint8_t* scratch, int64_t nb,
   for (int64_t at = 0; at < end; at += bytes) {
     const uint8_t* from = in + at;
     if (kInPlace) {
-      copy_words(scratch, out + at, bytes);
+      copy_group(scratch, out + at, bytes);
       from = scratch;
     }
     for (int64_t l = 0; l < nb; ++l) {
