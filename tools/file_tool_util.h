@@ -10,7 +10,7 @@
 #include <string_view>
 
 #include "cli.h"
-#include "lib/gguf.h"
+#include "lib/file/gguf.h"
 
 namespace q4r::cli {
 

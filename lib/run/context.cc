@@ -6,11 +6,11 @@
 #include <memory>
 #include <new>
 
-#include "checks.h"
 #include "dispatch.h"
-#include "error.h"
+#include "lib/error.h"
+#include "lib/format/checks.h"
+#include "lib/format/repack.h"
 #include "matmul.h"
-#include "repack.h"
 
 namespace q4r {
 
