@@ -28,7 +28,6 @@ ISAS = ("scalar", "avx2", "avx512vnni", "neon", "dotprod", "i8mm")
 #: Values per block (k must be a multiple of it).
 BLOCK_VALUES = 32
 _BLOCK_BYTES = {"q4_0": 18, "iq4_nl": 18, "q8_0": 34}
-_Q8_X4_BLOCK_BYTES = 4 * 34  # GGML's block_q8_0x4: four activation rows' blocks interleaved
 
 _ids = {}  # (kind, name) -> enum value, filled through the library's own parsers
 
@@ -223,17 +222,14 @@ def quantize(x, type: str, imatrix=None, out=None) -> np.ndarray:
     t = _parse("type", type)
     x2, one_row = input_2d(x, np.float32, "x")
     n, k = x2.shape
-    rb = k // BLOCK_VALUES * _block_bytes(type) if k % BLOCK_VALUES == 0 else 0
+    rb = row_bytes(type, k)  # the library's message for a bad k
     im_ptr = None
     if imatrix is not None:
         im = input_array(imatrix, np.float32, "imatrix")
         if im.shape != (k,):
             raise ShapeError("imatrix has shape %s, expected (%d,): one weight per column" % (im.shape, k))
         im_ptr = address(im)
-    shape = (rb,) if one_row else (n, rb)
-    if not rb:  # let the library name the problem with k
-        lib.check(lib.q4r_quantize(t, address(x2), n, k, im_ptr, None, 0))
-    y = output_array(out, shape, np.uint8)
+    y = output_array(out, (rb,) if one_row else (n, rb), np.uint8)
     lib.check(lib.q4r_quantize(t, address(x2), n, k, im_ptr, address(y), y.nbytes))
     return y
 
@@ -321,9 +317,7 @@ def quantize_q8_0_rows(x, out=None) -> np.ndarray:
     lib = _library.lib()
     x2, one_row = input_2d(x, np.float32, "x")
     m, k = x2.shape
-    rb = k // BLOCK_VALUES * _BLOCK_BYTES["q8_0"] if k % BLOCK_VALUES == 0 else 0
-    if not rb:
-        lib.check(lib.q4r_quantize_q8_0_rows(address(x2), k, m, k, None, 0))
+    rb = row_bytes("q8_0", k)
     y = output_array(out, (rb,) if one_row else (m, rb), np.uint8)
     lib.check(lib.q4r_quantize_q8_0_rows(address(x2), k, m, k, address(y), y.nbytes))
     return y
@@ -338,9 +332,9 @@ def quantize_q8_0_x4(x, chunk: int, out=None) -> np.ndarray:
     lib = _library.lib()
     x2, _ = input_2d(x, np.float32, "x")
     m, k = x2.shape
-    rb = k // BLOCK_VALUES * _Q8_X4_BLOCK_BYTES if k % BLOCK_VALUES == 0 else 0
-    if not rb or m % 4:
-        lib.check(lib.q4r_quantize_q8_0_x4(address(x2), k, m, k, chunk, None, 0))
+    rb = 4 * row_bytes("q8_0", k)
+    if m % 4:
+        raise ShapeError("x has %d rows, not a multiple of 4 (whole groups)" % m)
     y = output_array(out, (m // 4, rb), np.uint8)
     lib.check(lib.q4r_quantize_q8_0_x4(address(x2), k, m, k, chunk, address(y), y.nbytes))
     return y
