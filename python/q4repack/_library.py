@@ -5,8 +5,8 @@ Search order (the first that loads wins; see docs/PYTHON.md):
 1. ``$Q4REPACK_LIBRARY``: the path of the library file. If set, nothing else is tried.
 2. Next to the package: ``q4repack/libq4repack.so.0`` (or ``.so``), as bundled by
    ``pip install ./python`` after a build.
-3. Where ``cmake --install`` put the library, when it also installed this package
-   (``-DQ4R_INSTALL_PYTHON=ON`` writes ``_install_config.py`` with the relative path).
+3. Where ``cmake --install`` put the library, when it also installed this package (the
+   install component ``python`` writes ``_install_config.py`` with the relative path).
 4. The source tree's build folders, for a package imported straight from ``python/``:
    ``build/release``, then ``build``.
 5. The system's loader path: ``libq4repack.so.0`` (LD_LIBRARY_PATH, ldconfig cache).
@@ -96,7 +96,7 @@ def candidates() -> list[str]:
     here = _package_dir()
     paths = [os.path.join(here, "libq4repack.so.%d" % ABI_MAJOR), os.path.join(here, "libq4repack.so")]
     try:
-        from . import _install_config  # written by cmake --install (Q4R_INSTALL_PYTHON=ON)
+        from . import _install_config  # written by cmake --install (component python)
 
         paths.append(os.path.normpath(os.path.join(here, _install_config.LIBRARY_RELPATH)))
     except ImportError:
