@@ -32,7 +32,7 @@ class BuildPyWithLibrary(build_py):
         lib = library_to_bundle()
         if lib is None:
             print("q4repack: no library to bundle (build it first, or set Q4REPACK_LIBRARY); "
-                  "the package will look for it at import time")  # fmt: skip
+                  "the package will look for it at import time")
             return
         target = os.path.join(self.build_lib, "q4repack", SONAME)
         print("q4repack: bundling %s" % os.path.realpath(lib))

@@ -53,7 +53,7 @@ def build_helper(tmp):
     with open(src, "w") as f:
         f.write(HELPER)
     subprocess.check_call(["cc", "-O2", "-shared", "-fPIC", "-o", out, src,
-                           "-I", os.path.join(root, "include"), lib])  # fmt: skip
+                           "-I", os.path.join(root, "include"), lib])
     helper = ctypes.CDLL(out)
     fn = helper.q4r_bench_min_call_ns
     fn.restype = ctypes.c_double
@@ -89,7 +89,7 @@ def main():
         w = q4repack.repack(w, "q4_0", layout, out=w)
     t_id, l_id = 0, q4repack.LAYOUTS.index(layout)
     print("cpu: %s, %d cores; isa %s; q4_0 %s, N=%d K=%d; min of %d rounds x %d calls, alternating"
-          % (cpu_model(), os.cpu_count(), q4repack.active_isa(), layout, a.n, a.k, a.rounds, a.reps))  # fmt: skip
+          % (cpu_model(), os.cpu_count(), q4repack.active_isa(), layout, a.n, a.k, a.rounds, a.reps))
     print("%-3s %-7s %12s %12s %12s %9s" % ("M", "threads", "C call us", "python us", "python out=", "overhead"))
     with tempfile.TemporaryDirectory() as tmp:
         c_call = build_helper(tmp)
@@ -100,7 +100,7 @@ def main():
                 best_c = best_py = best_out = float("inf")
                 for _ in range(a.rounds):
                     ns = c_call(t_id, l_id, w.ctypes.data, w.nbytes, a.n, a.k, x.ctypes.data, m,
-                                y.ctypes.data, threads, a.reps)  # fmt: skip
+                                y.ctypes.data, threads, a.reps)
                     assert ns > 0
                     best_c = min(best_c, ns / 1e3)
                     for _ in range(a.reps):
@@ -112,7 +112,7 @@ def main():
                         best_py = min(best_py, (t1 - t0) * 1e6)
                         best_out = min(best_out, (t2 - t1) * 1e6)
                 print("%-3d %-7s %12.1f %12.1f %12.1f %8.1f%%" % (
-                    m, threads or "all", best_c, best_py, best_out, 100 * (best_py / best_c - 1)))  # fmt: skip
+                    m, threads or "all", best_c, best_py, best_out, 100 * (best_py / best_c - 1)))
 
 
 if __name__ == "__main__":

@@ -94,7 +94,7 @@ def _package_dir() -> str:
 def candidates() -> list[str]:
     """The library paths tried, in order (without $Q4REPACK_LIBRARY, which replaces them all)."""
     here = _package_dir()
-    paths = [os.path.join(here, "libq4repack.so.%d" % ABI_MAJOR), os.path.join(here, "libq4repack.so")]
+    paths = [os.path.join(here, _SONAME), os.path.join(here, "libq4repack.so")]
     try:
         from . import _install_config  # written by cmake --install (component python)
 

@@ -37,7 +37,8 @@ def _parse(kind: str, name) -> int:
     value = _ids.get(key)
     if value is None:
         if not isinstance(name, str):
-            raise ArgumentError("%s must be a name such as %r, not %r" % (kind, _EXAMPLES[kind], name))
+            example = _EXAMPLES[kind]
+            raise ArgumentError("%s must be a name such as %r, not %r" % (kind, example, name))
         lib = _library.lib()
         out = ctypes.c_int()
         lib.check(getattr(lib, "q4r_parse_" + kind)(name.encode(), ctypes.byref(out)))
@@ -152,7 +153,7 @@ def preferred_layout(type: str, isa: str | None = None) -> str:
 _CPU_FLAGS = (
     "sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512dq",
     "avx512_vnni", "avx_vnni", "avx512vbmi", "asimd", "asimddp", "i8mm", "sve",
-)  # fmt: skip
+)
 
 
 def cpu_features() -> list:
@@ -227,7 +228,9 @@ def quantize(x, type: str, imatrix=None, out=None) -> np.ndarray:
     if imatrix is not None:
         im = input_array(imatrix, np.float32, "imatrix")
         if im.shape != (k,):
-            raise ShapeError("imatrix has shape %s, expected (%d,): one weight per column" % (im.shape, k))
+            raise ShapeError(
+                "imatrix has shape %s, expected (%d,): one weight per column" % (im.shape, k)
+            )
         im_ptr = address(im)
     y = output_array(out, (rb,) if one_row else (n, rb), np.uint8)
     lib.check(lib.q4r_quantize(t, address(x2), n, k, im_ptr, address(y), y.nbytes))
@@ -367,5 +370,5 @@ def matmul(w, x, type: str, layout: str, threads: int = 0, out=None) -> np.ndarr
     lib.check(
         lib.q4r_matmul(t, lay, w2.ctypes.data, w2.nbytes, n, k, x2.ctypes.data, m, y.ctypes.data,
                        int(threads))
-    )  # fmt: skip
+    )
     return y

@@ -40,7 +40,7 @@ GGML_TYPES = {
     22: ("iq2_s", 256, 82), 23: ("iq4_xs", 256, 136), 24: ("i8", 1, 1), 25: ("i16", 1, 2),
     26: ("i32", 1, 4), 27: ("i64", 1, 8), 28: ("f64", 1, 8), 29: ("iq1_m", 256, 56),
     30: ("bf16", 1, 2), 34: ("tq1_0", 256, 54), 35: ("tq2_0", 256, 66), 39: ("mxfp4", 32, 17),
-}  # fmt: skip
+}
 # Legacy pre-repacked types (removed from ggml): id -> (file type name, type, layout).
 LEGACY_TYPES = {
     31: ("q4_0_4x4", "q4_0", "4x4"),
@@ -54,19 +54,19 @@ _LEGACY_IDS = {(t, lay): i for i, (_, t, lay) in LEGACY_TYPES.items()}
 _ELEMENT_DTYPES = {
     "f32": "<f4", "f16": "<f2", "bf16": "<u2", "f64": "<f8",
     "i8": "i1", "i16": "<i2", "i32": "<i4", "i64": "<i8",
-}  # fmt: skip
+}
 
 # GGUF metadata value types: id -> (name, struct format or None).
 _VALUE_TYPES = {
     0: ("u8", "<B"), 1: ("i8", "<b"), 2: ("u16", "<H"), 3: ("i16", "<h"), 4: ("u32", "<I"),
     5: ("i32", "<i"), 6: ("f32", "<f"), 7: ("bool", "<B"), 8: ("str", None), 9: ("arr", None),
     10: ("u64", "<Q"), 11: ("i64", "<q"), 12: ("f64", "<d"),
-}  # fmt: skip
+}
 _VALUE_IDS = {name: i for i, (name, _) in _VALUE_TYPES.items()}
 _ARRAY_DTYPES = {
     "u8": "<u1", "i8": "<i1", "u16": "<u2", "i16": "<i2", "u32": "<u4", "i32": "<i4",
     "f32": "<f4", "u64": "<u8", "i64": "<i8", "f64": "<f8",
-}  # fmt: skip
+}
 _MIN_ELEMENT_BYTES = {"str": 8, "arr": 12}  # a string is >= its length field, an array its head
 
 
@@ -96,7 +96,7 @@ class GGUFTensor:
     __slots__ = (
         "name", "type", "type_id", "type_name", "layout", "ne", "shape", "offset",
         "file_offset", "nbytes", "data",
-    )  # fmt: skip
+    )
 
     def __repr__(self) -> str:
         lay = "" if self.layout == "none" else " layout=%s" % self.layout
@@ -157,7 +157,8 @@ class _Reader:
     def need(self, n: int, what: str) -> int:
         at = self.pos
         if n > self.size - at:
-            self.fail(at, "%s needs %d bytes but the file ends after %d" % (what, n, self.size - at))
+            left = self.size - at
+            self.fail(at, "%s needs %d bytes but the file ends after %d" % (what, n, left))
         self.pos = at + n
         return at
 
@@ -169,7 +170,8 @@ class _Reader:
         at = self.pos
         n = self.scalar("<Q", what + " length")
         if n > self.size - self.pos:
-            self.fail(at, "%s has length %d but only %d bytes follow" % (what, n, self.size - self.pos))
+            left = self.size - self.pos
+            self.fail(at, "%s has length %d but only %d bytes follow" % (what, n, left))
         start = self.need(n, what)
         return bytes(self.buf[start : start + n])
 
@@ -206,13 +208,14 @@ class _Reader:
         left = self.size - self.pos
         if count > left // per:
             self.fail(at, "%s: array of %d %s elements needs at least %d bytes per element but "
-                      "only %d bytes follow" % (what, count, elem, per, left))  # fmt: skip
+                      "only %d bytes follow" % (what, count, elem, per, left))
         if elem in _ARRAY_DTYPES or elem == "bool":
             start = self.need(count * per, what)
             raw = np.frombuffer(self.buf, _ARRAY_DTYPES.get(elem, "<u1"), count, start).copy()
             if elem == "bool":
                 if count and raw.max() > 1:
-                    self.fail(start + int(np.argmax(raw > 1)), "%s: bool array element is not 0 or 1" % what)
+                    bad = start + int(np.argmax(raw > 1))
+                    self.fail(bad, "%s: bool array element is not 0 or 1" % what)
                 raw = raw.astype(bool)
             return raw, "arr[%s]" % elem
         items, inner = [], None
@@ -285,7 +288,8 @@ class GGUFFile:
             self.metadata[key], self.metadata_types[key] = value, type_name
         self.alignment = self._alignment(r)
         if n_tensors > (r.size - r.pos) // 32:
-            r.fail(r.pos, "%d tensor infos cannot fit in the %d bytes left" % (n_tensors, r.size - r.pos))
+            left = r.size - r.pos
+            r.fail(r.pos, "%d tensor infos cannot fit in the %d bytes left" % (n_tensors, left))
         infos = [self._tensor_info(r, i) for i in range(n_tensors)]
         names = set()
         for t, at in infos:
@@ -308,14 +312,16 @@ class GGUFFile:
         at = r.pos
         raw = r.string_bytes("name of tensor %d" % i)
         if not raw or len(raw) > _MAX_NAME_BYTES:
-            r.fail(at, "tensor %d: name of %d bytes (1..%d allowed)" % (i, len(raw), _MAX_NAME_BYTES))
+            limit = _MAX_NAME_BYTES
+            r.fail(at, "tensor %d: name of %d bytes (1..%d allowed)" % (i, len(raw), limit))
         try:
             name = raw.decode("utf-8")
         except UnicodeDecodeError:
             r.fail(at, "tensor %d: name is not UTF-8" % i)
         n_dims = r.scalar("<I", "dimension count of %r" % name)
         if not 1 <= n_dims <= _MAX_DIMS:
-            r.fail(r.pos - 4, "tensor %r: %d dimensions (1..%d allowed)" % (name, n_dims, _MAX_DIMS))
+            limit = _MAX_DIMS
+            r.fail(r.pos - 4, "tensor %r: %d dimensions (1..%d allowed)" % (name, n_dims, limit))
         ne = tuple(r.scalar("<q", "dimension of %r" % name) for _ in range(n_dims))
         count = 1
         for d in ne:
@@ -341,11 +347,11 @@ class GGUFFile:
             _, values, size = block
             if ne[0] % values:
                 r.fail(at, "tensor %r: ne[0] = %d is not a multiple of %s's block of %d"
-                       % (name, ne[0], t.type_name, values))  # fmt: skip
+                       % (name, ne[0], t.type_name, values))
             t.nbytes = count // values * size
         if t.offset % self.alignment:
             r.fail(at, "tensor %r: offset %d is not a multiple of the alignment %d"
-                   % (name, t.offset, self.alignment))  # fmt: skip
+                   % (name, t.offset, self.alignment))
         return t, at
 
     def _place(self, r: _Reader, buf) -> None:
@@ -355,7 +361,7 @@ class GGUFFile:
             t.file_offset = self.data_offset + t.offset
             if t.nbytes and t.offset + t.nbytes > data_size:
                 r.fail(t.file_offset, "tensor %r: %d bytes at data offset %d run past the end of "
-                       "the file" % (t.name, t.nbytes, t.offset))  # fmt: skip
+                       "the file" % (t.name, t.nbytes, t.offset))
             if t.nbytes and last is not None and t.offset < end_of:
                 r.fail(t.file_offset, "tensor %r overlaps tensor %r" % (t.name, last))
             if t.nbytes:
@@ -400,7 +406,7 @@ class GGUFFile:
 
     def __repr__(self) -> str:
         return "GGUFFile(%r, version=%d, %d keys, %d tensors)" % (
-            self.path, self.version, len(self.metadata), len(self.tensors))  # fmt: skip
+            self.path, self.version, len(self.metadata), len(self.tensors))
 
 
 # ---------------------------------------------------------------- writing
@@ -410,7 +416,8 @@ def _infer_type(value) -> str:
     if isinstance(value, (bool, np.bool_)):
         return "bool"
     if isinstance(value, (int, np.integer)):
-        for name, lo, hi in (("u32", 0, 1 << 32), ("i32", -(1 << 31), 1 << 31), ("u64", 0, 1 << 64)):
+        ranges = (("u32", 0, 1 << 32), ("i32", -(1 << 31), 1 << 31), ("u64", 0, 1 << 64))
+        for name, lo, hi in ranges:
             if lo <= value < hi:
                 return name
         return "i64"
@@ -476,7 +483,8 @@ def write_gguf(path, metadata: dict, tensors, metadata_types: dict | None = None
         else:
             name, type_id, ne, data = t
             if isinstance(type_id, tuple):
-                type_id = _TYPE_IDS[type_id[0]] if type_id[1] in ("none", "plain") else _LEGACY_IDS[type_id]
+                plain = type_id[1] in ("none", "plain")
+                type_id = _TYPE_IDS[type_id[0]] if plain else _LEGACY_IDS[type_id]
             elif isinstance(type_id, str):
                 legacy = {v[0]: k for k, v in LEGACY_TYPES.items()}
                 type_id = legacy[type_id] if type_id in legacy else _TYPE_IDS[type_id]

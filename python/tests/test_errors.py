@@ -45,7 +45,7 @@ def test_every_status_has_a_class():
         errors.E_VALUE: ValueError, errors.E_IO: OSError, errors.E_NOMEM: MemoryError,
         errors.E_FORMAT: q4repack.FormatError, errors.E_MISMATCH: q4repack.FormatError,
         errors.E_ISA: RuntimeError, errors.E_UNSUPPORTED: NotImplementedError,
-    }  # fmt: skip
+    }
     for status, base in by_family.items():
         assert isinstance(errors.error_for_status(status, ""), base), status
     assert type(errors.error_for_status(99, "")) is q4repack.Q4RError
@@ -95,7 +95,7 @@ def test_library_message_reaches_the_exception():
         (lambda w, x: q4repack.set_isa("sse9"), q4repack.ArgumentError, "sse9"),
         (lambda w, x: q4repack.preferred_layout("f32"), q4repack.ArgumentError, "f32"),
     ],
-)  # fmt: skip
+)
 def test_bad_arguments_raise_and_touch_nothing(weights, call, exc, words):
     x = random_floats((4, K), seed=1)
     check = untouched(weights, x)
@@ -203,5 +203,5 @@ def test_missing_library_is_reported(tmp_path):
     env = dict(os.environ, Q4REPACK_LIBRARY=str(tmp_path / "nope.so"))
     code = "import q4repack\ntry:\n q4repack.info()\nexcept q4repack.LibraryNotFoundError as e:\n print('LNF', isinstance(e, OSError), e)"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         cwd=os.path.dirname(os.path.dirname(q4repack.__file__)))  # fmt: skip
+                         cwd=os.path.dirname(os.path.dirname(q4repack.__file__)))
     assert out.stdout.startswith("LNF True Q4REPACK_LIBRARY=") and "nope.so" in out.stdout, out

@@ -202,7 +202,7 @@ def test_bad_tensor_infos(tmp_path):
     def one(ne, type_id=2, offset=0, alignment=None, data=b"\0" * 64):
         meta = {} if alignment is None else {"general.alignment": alignment}
         write_gguf(tmp_path / "t.gguf", meta, [("t", type_id, ne, np.frombuffer(data, np.uint8))],
-                   {"general.alignment": "u32"} if alignment is not None else None)  # fmt: skip
+                   {"general.alignment": "u32"} if alignment is not None else None)
         raw = bytearray((tmp_path / "t.gguf").read_bytes())
         if offset:
             at = raw.rindex(b"\x02\x00\x00\x00" if type_id == 2 else bytes([type_id, 0, 0, 0])) + 4

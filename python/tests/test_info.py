@@ -44,7 +44,7 @@ def run_python(code, **env):
     full = dict(os.environ, **env)
     pkg_root = os.path.dirname(os.path.dirname(q4repack.__file__))
     return subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True,
-                          cwd=pkg_root)  # fmt: skip
+                          cwd=pkg_root)
 
 
 def test_q4repack_isa_environment_variable():
