@@ -16,6 +16,7 @@ library's message. See docs/PYTHON.md.
 __version__ = "0.1.0"
 
 from ._arrays import DTypeError
+from .context import Context
 from .core import (
     BLOCK_VALUES,
     ISAS,
@@ -61,6 +62,10 @@ from .errors import (
     SizeError,
     UnsupportedError,
 )
-from .gguf import GGUFFile, GGUFTensor
+from .gguf import GGUFFile, GGUFTensor, write_gguf
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+__all__ = [
+    name
+    for name, value in list(globals().items())
+    if not name.startswith("_") and not isinstance(value, type(errors))
+]
