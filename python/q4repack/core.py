@@ -33,12 +33,12 @@ _ids = {}  # (kind, name) -> enum value, filled through the library's own parser
 
 
 def _parse(kind: str, name) -> int:
+    if not isinstance(name, str):
+        example = _EXAMPLES[kind]
+        raise ArgumentError("%s must be a name such as %r, not %r" % (kind, example, name))
     key = (kind, name)
     value = _ids.get(key)
     if value is None:
-        if not isinstance(name, str):
-            example = _EXAMPLES[kind]
-            raise ArgumentError("%s must be a name such as %r, not %r" % (kind, example, name))
         lib = _library.lib()
         out = ctypes.c_int()
         lib.check(getattr(lib, "q4r_parse_" + kind)(name.encode(), ctypes.byref(out)))
