@@ -63,6 +63,7 @@ from .errors import (
     UnsupportedError,
 )
 from .gguf import GGUFFile, GGUFTensor, write_gguf
+from .validate import validate
 
 __all__ = [
     name

@@ -488,6 +488,8 @@ def write_gguf(path, metadata: dict, tensors, metadata_types: dict | None = None
             elif isinstance(type_id, str):
                 legacy = {v[0]: k for k, v in LEGACY_TYPES.items()}
                 type_id = legacy[type_id] if type_id in legacy else _TYPE_IDS[type_id]
+        if data is None:
+            raise ValueError("tensor %r has no data (a type this module does not know)" % name)
         raw = memoryview(np.ascontiguousarray(data)).cast("B")
         _encode("str", name, out)
         out.append(struct.pack("<I", len(ne)) + struct.pack("<%dq" % len(ne), *ne))

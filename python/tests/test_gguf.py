@@ -244,3 +244,26 @@ def test_random_mutations_never_crash(golden_dir, tmp_path):
 def test_missing_file_is_an_os_error(tmp_path):
     with pytest.raises(FileNotFoundError):
         GGUFFile(tmp_path / "missing.gguf")
+
+
+@pytest.mark.parametrize("name", FILES + list(LEGACY))
+def test_validate_golden_files(golden_dir, name):
+    report = q4repack.validate(gguf_path(golden_dir, name), layouts="all")
+    assert report.ok, report.failures[:3]
+    matrices = {(c.tensor, c.matrix) for c in report.checks}
+    assert len(report.checks) == len(matrices) * 3 * len(q4repack.available_isas())
+
+
+def test_validate_finds_a_broken_kernel_input(golden_dir, monkeypatch):
+    """A wrong result (one flipped weight byte seen only by the repacked path) fails the check."""
+    real = q4repack.validate.__globals__["repack"]
+
+    def broken_repack(w, type, layout, out=None):
+        p = real(w, type, layout, out)
+        p[0, 5] ^= 0x11
+        return p
+
+    monkeypatch.setitem(q4repack.validate.__globals__, "repack", broken_repack)
+    report = q4repack.validate(gguf_path(golden_dir, "aligned64-q4_0"))
+    assert not report.ok
+    assert all(not c.round_trip and c.worst_ratio > 10 for c in report.failures)
