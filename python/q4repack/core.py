@@ -356,6 +356,56 @@ def matmul(w, x, type: str, layout: str, threads: int = 0, out=None) -> np.ndarr
     Returns:
         float32 ``[m, n]`` (``[n]`` for a 1-D ``x``). The GIL is released during the call.
     """
+    # The common case (C-contiguous 2-D arrays of the right dtypes) takes one short path: after
+    # a matmul has streamed the weights through the caches every Python step runs cold, so fewer
+    # steps keep the layer's share small (docs/PYTHON.md, "Overhead"). Anything else, and every
+    # error message, goes through _matmul_checked.
+    ids = _ids
+    t, lay = ids.get(("type", type)), ids.get(("layout", layout))
+    if (
+        t is not None
+        and lay is not None
+        and w.__class__ is np.ndarray
+        and x.__class__ is np.ndarray
+        and w.dtype is _U8
+        and x.dtype is _F32
+        and w.ndim == 2
+        and x.ndim == 2
+        and w.flags.c_contiguous
+        and x.flags.c_contiguous
+        and threads.__class__ is int
+        and type in _BLOCK_BYTES
+    ):
+        n, rb = w.shape
+        m, k = x.shape
+        block = _BLOCK_BYTES[type]
+        if rb % block == 0 and rb // block * BLOCK_VALUES == k:
+            if out is None:
+                y = np.empty((m, n), _F32)
+            elif (
+                out.__class__ is np.ndarray
+                and out.dtype is _F32
+                and out.shape == (m, n)
+                and out.flags.writeable
+                and out.flags.c_contiguous
+            ):
+                y = out
+            else:
+                return _matmul_checked(w, x, type, layout, threads, out)
+            status = _library.lib().q4r_matmul(t, lay, w.ctypes.data, w.nbytes, n, k,
+                                               x.ctypes.data, m, y.ctypes.data, threads)
+            if status:
+                _library.lib().check(status)
+            return y
+    return _matmul_checked(w, x, type, layout, threads, out)
+
+
+_U8 = np.dtype(np.uint8)
+_F32 = np.dtype(np.float32)
+
+
+def _matmul_checked(w, x, type, layout, threads, out) -> np.ndarray:
+    """matmul with every argument checked and converted as documented."""
     lib = _library.lib()
     t, lay = _parse("type", type), _parse("layout", layout)
     w2 = input_array(w, np.uint8, "w")
