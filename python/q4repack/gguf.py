@@ -79,6 +79,8 @@ class GGUFTensor:
             pre-repacked tensor gives its base type, ``"q4_0"`` or ``"iq4_nl"``); ``"unknown"``
             for a type id this reader does not know.
         type_id: the number stored in the file (e.g. 2 for q4_0, 33 for legacy q4_0_8x8).
+        type_name: the file's own name of that type (``"q4_0_8x8"`` for id 33; ``"type N"`` for
+            an unknown id).
         layout: ``"none"`` for plain data; ``"4x4"``, ``"4x8"`` or ``"8x8"`` for legacy types.
         ne: the dimensions in GGUF order (``ne[0]`` = values per row, contiguous).
         shape: the dimensions in numpy order (``tuple(reversed(ne))``): ``(n, k)`` for a matrix,
