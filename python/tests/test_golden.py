@@ -1,5 +1,6 @@
-"""The golden vectors through the Python API, mirroring tests/golden_formats_test.cc and
-tests/golden_kernels_test.cc: byte-exact where the C tests are, within a rigorous bound otherwise."""
+"""The golden vectors through the Python API, mirroring tests/format/golden_formats_test.cc and
+tests/kernels/golden_kernels_test.cc: byte-exact where the C tests are, within a rigorous bound
+otherwise."""
 
 import numpy as np
 import pytest
