@@ -220,11 +220,10 @@ class _Reader:
                     self.fail(bad, "%s: bool array element is not 0 or 1" % what)
                 raw = raw.astype(bool)
             return raw, "arr[%s]" % elem
-        items, inner = [], None
-        for i in range(count):
-            v, inner = self.value(elem_id, "%s[%d]" % (what, i), depth)
-            items.append(v)
-        return items, "arr[%s]" % (inner if elem == "arr" and inner else elem)
+        # Strings give a list; arrays of arrays a list of arrays whose element types may differ
+        # from one to the next, so their type is just "arr[arr]" (write_gguf infers the inner ones).
+        items = [self.value(elem_id, "%s[%d]" % (what, i), depth)[0] for i in range(count)]
+        return items, "arr[%s]" % elem
 
 
 class GGUFFile:
@@ -238,8 +237,9 @@ class GGUFFile:
         version: the GGUF version (2 or 3).
         metadata: dict of key -> value, in file order: int, float, bool or str scalars; numeric
             and bool arrays as numpy arrays (copies), string and nested arrays as lists.
-        metadata_types: dict of key -> GGUF type name (``"u32"``, ``"str"``, ``"arr[f32]"``, ...),
-            what :func:`write_gguf` needs to write the same bytes back.
+        metadata_types: dict of key -> GGUF type name (``"u32"``, ``"str"``, ``"arr[f32]"``,
+            ``"arr[arr]"`` for arrays of arrays, ...), what :func:`write_gguf` needs to write the
+            same bytes back.
         alignment: the data alignment (``general.alignment``, default 32).
         data_offset: where the data section starts.
         tensors: list of :class:`GGUFTensor` in file order.
@@ -434,8 +434,9 @@ def _infer_type(value) -> str:
             if np.dtype(dt).newbyteorder("=") == value.dtype.newbyteorder("="):
                 return "arr[%s]" % name
         raise TypeError("no GGUF array type for dtype %s" % value.dtype)
-    if isinstance(value, (list, tuple)):
-        return "arr[%s]" % (_infer_type(value[0]) if len(value) else "i32")
+    if isinstance(value, (list, tuple)):  # strings, or arrays (an empty list: strings)
+        nested = any(isinstance(v, (list, tuple, np.ndarray)) for v in value)
+        return "arr[arr]" if nested else "arr[%s]" % (_infer_type(value[0]) if value else "str")
     raise TypeError("no GGUF type for %r" % (value,))
 
 
@@ -448,7 +449,7 @@ def _encode(type_name: str, value, out: list) -> None:
             out.append(np.asarray(value, _ARRAY_DTYPES.get(elem, "<u1")).tobytes())
         else:
             for v in value:
-                _encode(elem, v, out)
+                _encode(_infer_type(v) if elem == "arr" else elem, v, out)
     elif type_name == "str":
         raw = value.encode("utf-8", "surrogateescape")
         out.append(struct.pack("<Q", len(raw)) + raw)

@@ -267,3 +267,37 @@ def test_validate_finds_a_broken_kernel_input(golden_dir, monkeypatch):
     report = q4repack.validate(gguf_path(golden_dir, "aligned64-q4_0"))
     assert not report.ok
     assert all(not c.round_trip and c.worst_ratio > 10 for c in report.failures)
+
+
+CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "corpus",
+                      "gguf")
+
+
+def test_fuzz_seed_files(tmp_path):
+    """The C reader's seed files (tests/corpus/gguf): version 2, nested and heterogeneous arrays,
+    an unknown tensor type, an empty file; written back byte for byte where every size is known."""
+    with GGUFFile(os.path.join(CORPUS, "rich-v3.gguf")) as f:
+        nested = f.metadata["t.nested"]
+        assert f.metadata_types["t.nested"] == "arr[arr]"
+        assert nested[0].tolist() == [1, 2] and nested[0].dtype == np.uint8 and nested[1] == ["x"]
+        unknown = f.tensor("w.unknown")
+        assert (unknown.type, unknown.data, unknown.shape) == ("unknown", None, (2, 16))
+    with GGUFFile(os.path.join(CORPUS, "moe-v2-align64.gguf")) as f:
+        assert (f.version, f.alignment) == (2, 64)
+        assert f.tensor("w.exps").data.shape == (3, 8, 36)
+    for name in ("empty-v3", "moe-v2-align64"):
+        src = os.path.join(CORPUS, name + ".gguf")
+        with GGUFFile(src) as f:
+            write_gguf(tmp_path / "out.gguf", f.metadata, f.tensors, f.metadata_types, f.version)
+        with open(src, "rb") as a:
+            assert a.read() == (tmp_path / "out.gguf").read_bytes(), name
+
+
+def test_nested_arrays_write_back(tmp_path):
+    meta = {"n": [np.array([1, 2], np.uint8), ["x", ""], np.array([True]),
+                  [[np.array([-1], np.int64)]]]}
+    write_gguf(tmp_path / "n.gguf", meta, [])
+    with GGUFFile(tmp_path / "n.gguf") as f:
+        v = f.metadata["n"]
+        assert v[0].dtype == np.uint8 and v[1] == ["x", ""] and v[2].dtype == bool
+        assert v[3][0][0].tolist() == [-1] and v[3][0][0].dtype == np.int64
