@@ -50,7 +50,9 @@ cmake --build "$tmp/consumer" -j2
 "$tmp/consumer/consumer_shared"
 "$tmp/consumer/consumer_cpp"
 # The shared consumer really uses the installed .so.
-ldd "$tmp/consumer/consumer_shared" | grep -q "$libdir/libq4repack.so.0" ||
+# (ldd's output captured first: `ldd | grep -q` under pipefail fails when grep quits early.)
+deps=$(ldd "$tmp/consumer/consumer_shared")
+grep -q "$libdir/libq4repack.so.0" <<<"$deps" ||
   { echo "consumer_shared does not load the installed library"; exit 1; }
 
 echo "--- pkg-config consumer"
