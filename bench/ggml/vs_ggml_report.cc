@@ -1,6 +1,7 @@
 #include "vs_ggml_report.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <string>
@@ -27,6 +28,13 @@ std::string case_label(q4r_type type, const CaseSpec& c, int threads) {
   return std::string(q4r_type_name(type)) + " M=" + std::to_string(c.m) + " " +
          std::to_string(c.n) + "x" + std::to_string(c.k) + (c.cold ? " cold" : " warm") + ", " +
          std::to_string(threads) + "T";
+}
+
+// GGML's OpenMP threads wait by spinning unless OMP_WAIT_POLICY=passive; on an overloaded machine
+// that decides its multi-thread figures (docs/PERFORMANCE.md), so the report names the setting.
+std::string omp_wait_policy() {
+  const char* p = std::getenv("OMP_WAIT_POLICY");
+  return p && *p ? p : "unset (libgomp default: spin, then sleep)";
 }
 
 std::string json_string(const std::string& s) {
@@ -70,7 +78,7 @@ Report::Report(const Options& o) : o_(o) {
               l3_cache_bytes() >> 20, ggml_features().c_str());
   std::printf("# q4repack %s, active ISA %s; %s\n", q4r_version_string(),
               q4r_isa_name(q4r_active_isa()), o.note.c_str());
-  std::printf("# method: %s\n", kMethod);
+  std::printf("# method: %s\n# OMP_WAIT_POLICY: %s\n", kMethod, omp_wait_policy().c_str());
   std::printf(
       "# cells: GB/s of weights for M <= 3, GOPS (2*M*N*K/s) otherwise; (ratio) = speed / "
       "GGML repack in the same case\n\n");
@@ -137,6 +145,7 @@ int Report::finish() {
       << ",\n \"ggml_features\": " << json_string(ggml_features())
       << ", \"q4repack\": " << json_string(q4r_version_string())
       << ", \"ggml_repack_kernels\": " << json_string(ggml_repack_kernels())
+      << ", \"omp_wait_policy\": " << json_string(omp_wait_policy())
       << ", \"note\": " << json_string(o_.note) << ",\n \"method\": " << json_string(kMethod)
       << ",\n \"results\": [\n"
       << json_rows_ << "\n]}\n";
