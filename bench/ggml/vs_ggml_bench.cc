@@ -10,7 +10,7 @@
 // and at least --min-rounds were made. Cold cases: each variant owns copies of its weights
 // totalling >= --cold-mib (512 MiB), each call reads the next copy, and the variants run in turn,
 // so between two uses of a copy several GiB were read: every call streams its weights from DRAM.
-#include "vs_ggml_bench.h"
+#include "vs_ggml_modes.h"
 
 #include <algorithm>
 #include <chrono>

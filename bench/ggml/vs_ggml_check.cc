@@ -12,7 +12,7 @@
 // with E and S computed in double from the dequantized weights and each side's Q8_0 activations
 // (GGML's from its own quantizer, the CPU type traits' from_float, which both of its paths use).
 // A wrong block, scale or nibble is off by at least |dW*dA| per element, far above that bound.
-#include "vs_ggml_check.h"
+#include "vs_ggml_modes.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,8 +1,7 @@
 // q4repack_vs_ggml: q4repack and GGML's CPU backend in one process, on the same weight bytes and
 // activations: timed alternately (default), or cross-checked (--check). See
 // scripts/bench-vs-ggml.sh and docs/PERFORMANCE.md ("Against GGML, same run").
-#include "vs_ggml_bench.h"
-#include "vs_ggml_check.h"
+#include "vs_ggml_modes.h"
 #include "vs_ggml_options.h"
 
 int main(int argc, char** argv) {
