@@ -10,10 +10,9 @@
 #include <sys/mman.h>
 #endif
 
-#include "ggml-alloc.h"
-#include "ggml-backend.h"
-#include "ggml-cpu.h"
-#include "ggml.h"
+#include <ggml-backend.h>
+#include <ggml-cpu.h>
+#include <ggml.h>
 
 namespace q4r::bench {
 

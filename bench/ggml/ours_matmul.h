@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "bench_harness.h"
+#include "bench/harness/bench_harness.h"
 #include "q4repack/q4repack.h"
 
 namespace q4r::bench {

@@ -21,8 +21,8 @@
 #include <string>
 #include <vector>
 
-#include "ggml-cpu.h"
-#include "ggml.h"
+#include <ggml-cpu.h>
+#include <ggml.h>
 #include "ggml_matmul.h"
 #include "ours_matmul.h"
 #include "vs_ggml_common.h"

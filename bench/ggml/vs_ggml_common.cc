@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <fstream>
 
-#include "ggml-cpu.h"
+#include <ggml-cpu.h>
 
 namespace q4r::bench {
 

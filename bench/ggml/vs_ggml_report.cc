@@ -6,7 +6,7 @@
 #include <fstream>
 #include <string>
 
-#include "bench_harness.h"
+#include "bench/harness/bench_harness.h"
 #include "vs_ggml_common.h"
 
 namespace q4r::bench {
