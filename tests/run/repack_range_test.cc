@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "q4repack/q4repack.h"
+#include "q4repack/q4repack.hpp"
 #include "test_util.h"
 
 namespace q4r::test {
@@ -279,6 +280,25 @@ TEST(RepackRange, ConcurrentDisjointRangesEqualTheWholeCall) {
       EXPECT_EQ(got, want) << name(op, Q4R_TYPE_Q4_0, l, s);
     }
   }
+}
+
+TEST(RepackRange, CppContextRepackAndUnpack) {
+  const Shape s{1601, 4096};
+  const auto src = random_q4_blocks(s.rows, s.k, 77);
+  std::vector<uint8_t> want(src.size()), got(src.size());
+  ASSERT_EQ(q4r_repack(Q4R_TYPE_IQ4_NL, Q4R_LAYOUT_8X8, src.data(), want.data(), want.size(),
+                       s.rows, s.k),
+            Q4R_OK);
+  q4repack::ContextOptions o;
+  o.n_threads = 3;
+  const q4repack::Context ctx(o);
+  ctx.repack(Q4R_TYPE_IQ4_NL, Q4R_LAYOUT_8X8, src.data(), got.data(), got.size(), s.rows, s.k);
+  EXPECT_EQ(got, want);
+  ctx.unpack(Q4R_TYPE_IQ4_NL, Q4R_LAYOUT_8X8, got.data(), got.data(), got.size(), s.rows, s.k);
+  EXPECT_EQ(got, src);
+  EXPECT_THROW(ctx.unpack(Q4R_TYPE_IQ4_NL, Q4R_LAYOUT_8X8, got.data(), got.data(), got.size() - 1,
+                          s.rows, s.k),
+               q4repack::Error);
 }
 
 }  // namespace
