@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
+#include <memory>
 #include <string>
 
 #include "cli.h"
@@ -95,8 +96,18 @@ int cmd_convert(int argc, char** argv) {
   const std::string& in = pos[0];
   ConvertOptions opt;
   opt.check = a.has("check");
-  opt.threads = int(a.integer("threads", 1));
-  if (opt.threads < 1 || opt.threads > 256) usage_error("--threads must be in 1..256");
+  const int64_t threads = a.integer("threads", 1);
+  if (threads < 1 || threads > 256) usage_error("--threads must be in 1..256");
+  std::unique_ptr<q4r_context, void (*)(q4r_context*)> context(nullptr, q4r_context_destroy);
+  if (threads > 1) {
+    q4r_context_options co;
+    q4r_context_options_init(&co);
+    co.n_threads = int(threads);
+    q4r_context* c = nullptr;
+    check(q4r_context_create(&co, &c), "threads");
+    context.reset(c);
+    opt.context = c;
+  }
   if (!in_place) {
     const std::string& out = pos[1];
     if (in == out || same_file(in, out)) {

@@ -11,7 +11,6 @@
 #include <memory>
 #include <new>
 #include <string>
-#include <thread>
 
 #include "lib/error.h"
 #include "q4p.h"
@@ -68,52 +67,29 @@ std::vector<Chunk> chunks_of(const ConvertPlan::Item& it, std::size_t target) {
   return out;
 }
 
-int worker_threads(int asked) {
-  return std::max(1, asked);
-}
-
 // Bytes of one read / unpack / write step: chunk_bytes per thread.
 std::size_t step_bytes(const ConvertOptions& opt) {
-  return opt.chunk_bytes * std::size_t(worker_threads(opt.threads));
+  return opt.chunk_bytes * std::size_t(opt.context ? q4r_context_threads(opt.context) : 1);
 }
 
-// Unpacks (or, with `repack`, packs) `rows` rows of an item from src to dst, split over threads in
-// whole row groups. The message of a failure names the tensor.
+// Unpacks (or, with `repack`, packs) `rows` rows of an item from src to dst, on the context's
+// threads if there is one. The message of a failure names the tensor.
 q4r_status permute_rows(const ConvertPlan::Item& it, bool repack, const uint8_t* src, uint8_t* dst,
-                        int64_t rows, int threads) {
+                        int64_t rows, const q4r_context* ctx) {
   const GgufTensor& t = *it.tensor;
-  const int64_t n = q4r_layout_rows(t.layout);
-  const std::size_t row_bytes = std::size_t(it.bytes / uint64_t(it.rows));
-  auto run = [&](int64_t r0, int64_t r1) {
-    const std::size_t off = std::size_t(r0) * row_bytes, bytes = std::size_t(r1 - r0) * row_bytes;
-    return repack ? q4r_repack(t.q4type, t.layout, src + off, dst + off, bytes, r1 - r0, it.k)
-                  : q4r_unpack(t.q4type, t.layout, src + off, dst + off, bytes, r1 - r0, it.k);
-  };
-  const int64_t groups = rows / n;
-  const int parts = int(std::min<int64_t>(worker_threads(threads), groups));
-  q4r_status status = Q4R_OK;
-  std::string message;
-  if (parts <= 1) {
-    status = run(0, rows);
-    if (status) message = q4r_last_error();
+  const std::size_t bytes = std::size_t(it.bytes / uint64_t(it.rows)) * std::size_t(rows);
+  q4r_status s;
+  if (ctx) {
+    s = repack ? q4r_context_repack(ctx, t.q4type, t.layout, src, dst, bytes, rows, it.k)
+               : q4r_context_unpack(ctx, t.q4type, t.layout, src, dst, bytes, rows, it.k);
   } else {
-    std::vector<q4r_status> st(parts, Q4R_OK);
-    std::vector<std::string> msg(parts);
-    std::vector<std::thread> pool;
-    for (int p = 1; p < parts; ++p) {
-      pool.emplace_back([&, p] {
-        st[p] = run(groups * p / parts * n, groups * (p + 1) / parts * n);
-        if (st[p]) msg[p] = q4r_last_error();
-      });
-    }
-    st[0] = run(0, groups / parts * n);
-    if (st[0]) msg[0] = q4r_last_error();
-    for (auto& th : pool) th.join();
-    for (int p = 0; p < parts && !status; ++p) status = st[p], message = msg[p];
+    s = repack ? q4r_repack(t.q4type, t.layout, src, dst, bytes, rows, it.k)
+               : q4r_unpack(t.q4type, t.layout, src, dst, bytes, rows, it.k);
   }
-  if (status) {
-    return fail(status, "%s tensor '%.*s': %s", repack ? "repacking" : "unpacking",
-                int(t.name.size()), t.name.data(), message.c_str());
+  if (s) {
+    const std::string msg = q4r_last_error();
+    return fail(s, "%s tensor '%.*s': %s", repack ? "repacking" : "unpacking", int(t.name.size()),
+                t.name.data(), msg.c_str());
   }
   return Q4R_OK;
 }
@@ -220,7 +196,8 @@ std::string name_of(const GgufTensor& t) {
 // Compares each converted tensor of `out` (a parsed output file) with the input: its type must be
 // the plain one and its bytes, repacked to the input's layout, the input's bytes.
 q4r_status check_output(const ConvertPlan& plan, const GgufFile& out, const uint8_t* in_bytes,
-                        std::size_t chunk_bytes, int threads, const std::string& out_path) {
+                        std::size_t chunk_bytes, const q4r_context* ctx,
+                        const std::string& out_path) {
   std::vector<uint8_t> buf;
   if (q4r_status s = allocate(buf, largest_chunk(plan, chunk_bytes))) return s;
   for (const auto& it : plan.items) {
@@ -232,7 +209,7 @@ q4r_status check_output(const ConvertPlan& plan, const GgufFile& out, const uint
                   out_path.c_str(), name_of(t).c_str(), q4r_type_name(t.q4type));
     }
     for (const Chunk& c : chunks_of(it, chunk_bytes)) {
-      if (q4r_status s = permute_rows(it, true, o->data + c.offset, buf.data(), c.rows, threads))
+      if (q4r_status s = permute_rows(it, true, o->data + c.offset, buf.data(), c.rows, ctx))
         return s;
       if (std::memcmp(buf.data(), in_bytes + it.offset + c.offset, c.bytes) != 0) {
         return fail(Q4R_E_MISMATCH,
@@ -291,8 +268,8 @@ q4r_status convert_buffer(const GgufFile& in, std::vector<uint8_t>* out) {
   for (const auto& p : plan.final_patches) store_le(result.data() + p.offset, p.value, p.bytes);
   for (const auto& it : plan.items) {
     if (it.bytes == 0) continue;
-    if (q4r_status s =
-            permute_rows(it, false, in.bytes() + it.offset, result.data() + it.offset, it.rows, 1))
+    if (q4r_status s = permute_rows(it, false, in.bytes() + it.offset, result.data() + it.offset,
+                                    it.rows, nullptr))
       return s;
   }
   *out = std::move(result);
@@ -354,7 +331,7 @@ q4r_status convert_file(const char* in_path, const char* out_path, const Convert
     for (const Chunk& c : chunks_of(it, step_bytes(opt))) {
       const uint64_t at = it.offset + c.offset;
       if (q4r_status s = pread_all(in_fd.fd, legacy.data(), c.bytes, at, in_path)) return s;
-      if (q4r_status s = permute_rows(it, false, legacy.data(), buf.data(), c.rows, opt.threads))
+      if (q4r_status s = permute_rows(it, false, legacy.data(), buf.data(), c.rows, opt.context))
         return s;
       if (q4r_status s = pwrite_all(out_fd.fd, buf.data(), c.bytes, at, tmp)) return s;
       pos = at + c.bytes;
@@ -377,7 +354,7 @@ q4r_status convert_file(const char* in_path, const char* out_path, const Convert
       return fail(Q4R_E_MISMATCH, "convert --check: '%s' has %zu bytes, the input %zu", tmp.c_str(),
                   out.size(), in.size());
     }
-    if (q4r_status s = check_output(plan, out, in.bytes(), step_bytes(opt), opt.threads, tmp))
+    if (q4r_status s = check_output(plan, out, in.bytes(), step_bytes(opt), opt.context, tmp))
       return s;
   }
   if (::rename(tmp.c_str(), out_path) != 0) return io_error("renaming the output to", out_path);
@@ -418,7 +395,7 @@ q4r_status convert_inplace(const char* path_c, const ConvertOptions& opt, Conver
       const auto& it = plan.items[d->item];
       const uint64_t at = it.offset + d->chunk.offset;
       restored = pread_all(fd.fd, a.data(), d->chunk.bytes, at, path) == Q4R_OK &&
-                 permute_rows(it, true, a.data(), b.data(), d->chunk.rows, opt.threads) == Q4R_OK &&
+                 permute_rows(it, true, a.data(), b.data(), d->chunk.rows, opt.context) == Q4R_OK &&
                  pwrite_all(fd.fd, b.data(), d->chunk.bytes, at, path) == Q4R_OK;
     }
     restored = restored && write_patches(fd.fd, plan.original_patches, path) == Q4R_OK &&
@@ -439,7 +416,7 @@ q4r_status convert_inplace(const char* path_c, const ConvertOptions& opt, Conver
       const uint64_t at = it.offset + c.offset;
       if (q4r_status s = pread_all(fd.fd, a.data(), c.bytes, at, path)) return roll_back(s);
       const uint64_t sum = opt.check ? checksum64(a.data(), c.bytes) : 0;
-      if (q4r_status s = permute_rows(it, false, a.data(), b.data(), c.rows, opt.threads))
+      if (q4r_status s = permute_rows(it, false, a.data(), b.data(), c.rows, opt.context))
         return roll_back(s);
       if (q4r_status s = pwrite_all(fd.fd, b.data(), c.bytes, at, path)) {
         // Part of this chunk may be written: put its legacy bytes (still in `a`) back first.
@@ -458,7 +435,7 @@ q4r_status convert_inplace(const char* path_c, const ConvertOptions& opt, Conver
       const auto& it = plan.items[d.item];
       const uint64_t at = it.offset + d.chunk.offset;
       if (q4r_status s = pread_all(fd.fd, a.data(), d.chunk.bytes, at, path)) return roll_back(s);
-      if (q4r_status s = permute_rows(it, true, a.data(), b.data(), d.chunk.rows, opt.threads))
+      if (q4r_status s = permute_rows(it, true, a.data(), b.data(), d.chunk.rows, opt.context))
         return roll_back(s);
       if (checksum64(b.data(), d.chunk.bytes) != d.checksum) {
         return roll_back(fail(Q4R_E_MISMATCH,

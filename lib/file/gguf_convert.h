@@ -57,7 +57,9 @@ struct ConvertOptions {
   // chunk run in the core's L2: measured here (1 GB, 1 thread), 1 MB chunks took 0.3 s of system
   // time, 8 MB chunks 0.8-1.8 s.
   std::size_t chunk_bytes = std::size_t{1} << 20;
-  int threads = 1;  // unpack threads per chunk (a chunk is then chunk_bytes * threads)
+  // NULL: unpack on the calling thread. A context: each chunk (chunk_bytes per thread of it) is
+  // unpacked on its threads (q4r_context_unpack).
+  const q4r_context* context = nullptr;
   // Called after each chunk with the bytes done and the total (file bytes, or legacy bytes in
   // place).
   std::function<void(uint64_t done, uint64_t total)> progress;

@@ -184,11 +184,19 @@ q4r_status pack(const GgufFile& src, const Q4pPackOptions& opt, Sink& sink) {
       if (q4r_layout(e.layout) == t.layout) {
         std::memcpy(out, in, mb);
       } else if (t.legacy()) {
-        s = q4r_unpack(t.q4type, t.layout, in, out, mb, t.rows, t.k);
-        if (!s && e.layout != Q4R_LAYOUT_PLAIN)
-          s = q4r_repack_inplace(t.q4type, q4r_layout(e.layout), out, mb, t.rows, t.k);
+        s = opt.context
+                ? q4r_context_unpack(opt.context, t.q4type, t.layout, in, out, mb, t.rows, t.k)
+                : q4r_unpack(t.q4type, t.layout, in, out, mb, t.rows, t.k);
+        if (!s && e.layout != Q4R_LAYOUT_PLAIN) {
+          s = opt.context
+                  ? q4r_context_repack(opt.context, t.q4type, q4r_layout(e.layout), out, out, mb,
+                                       t.rows, t.k)
+                  : q4r_repack_inplace(t.q4type, q4r_layout(e.layout), out, mb, t.rows, t.k);
+        }
       } else {
-        s = q4r_repack(t.q4type, q4r_layout(e.layout), in, out, mb, t.rows, t.k);
+        s = opt.context ? q4r_context_repack(opt.context, t.q4type, q4r_layout(e.layout), in, out,
+                                             mb, t.rows, t.k)
+                        : q4r_repack(t.q4type, q4r_layout(e.layout), in, out, mb, t.rows, t.k);
       }
       if (s) {
         const std::string msg = q4r_last_error();

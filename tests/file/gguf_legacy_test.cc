@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -147,7 +148,13 @@ TEST(GgufLegacy, ConvertGoldenFilesByteForByte) {
     ConvertOptions opt;
     opt.check = true;
     opt.chunk_bytes = 1000;
-    opt.threads = 2;
+    q4r_context_options co;
+    q4r_context_options_init(&co);
+    co.n_threads = 2;
+    q4r_context* ctx = nullptr;
+    ASSERT_EQ(q4r_context_create(&co, &ctx), Q4R_OK);
+    std::unique_ptr<q4r_context, void (*)(q4r_context*)> owner(ctx, q4r_context_destroy);
+    opt.context = ctx;
     uint64_t last = 0;
     opt.progress = [&](uint64_t done, uint64_t total) {
       EXPECT_GE(done, last);
