@@ -195,7 +195,7 @@ std::string name_of(const GgufTensor& t) {
 
 // Compares each converted tensor of `out` (a parsed output file) with the input: its type must be
 // the plain one and its bytes, repacked to the input's layout, the input's bytes.
-q4r_status check_output(const ConvertPlan& plan, const GgufFile& out, const uint8_t* in_bytes,
+q4r_status check_output(const ConvertPlan& plan, const GgufFile& out, const GgufFile& in,
                         std::size_t chunk_bytes, const q4r_context* ctx,
                         const std::string& out_path) {
   std::vector<uint8_t> buf;
@@ -211,13 +211,14 @@ q4r_status check_output(const ConvertPlan& plan, const GgufFile& out, const uint
     for (const Chunk& c : chunks_of(it, chunk_bytes)) {
       if (q4r_status s = permute_rows(it, true, o->data + c.offset, buf.data(), c.rows, ctx))
         return s;
-      if (std::memcmp(buf.data(), in_bytes + it.offset + c.offset, c.bytes) != 0) {
+      if (std::memcmp(buf.data(), in.bytes() + it.offset + c.offset, c.bytes) != 0) {
         return fail(Q4R_E_MISMATCH,
                     "convert --check: '%s': tensor '%s' rows %" PRId64 "..%" PRId64
                     " do not repack to the input's bytes",
                     out_path.c_str(), name_of(t).c_str(), c.row, c.row + c.rows - 1);
       }
       out.mapping().release(it.offset + c.offset, c.bytes);
+      in.mapping().release(it.offset + c.offset, c.bytes);
     }
   }
   return Q4R_OK;
@@ -354,8 +355,7 @@ q4r_status convert_file(const char* in_path, const char* out_path, const Convert
       return fail(Q4R_E_MISMATCH, "convert --check: '%s' has %zu bytes, the input %zu", tmp.c_str(),
                   out.size(), in.size());
     }
-    if (q4r_status s = check_output(plan, out, in.bytes(), step_bytes(opt), opt.context, tmp))
-      return s;
+    if (q4r_status s = check_output(plan, out, in, step_bytes(opt), opt.context, tmp)) return s;
   }
   if (::rename(tmp.c_str(), out_path) != 0) return io_error("renaming the output to", out_path);
   guard.keep = true;
