@@ -66,7 +66,12 @@ struct KernelTable {
 // the dispatcher starts from the scalar table and overlays the ISA's entries.
 void fill_kernels_scalar(KernelTable* t);
 void fill_kernels_avx2(KernelTable* t);
-void fill_kernels_avx512vnni(KernelTable* t);
+void fill_kernels_avxvnni(KernelTable* t);        // 256-bit VEX vpdpbusd, no AVX-512
+void fill_kernels_avx512vnni(KernelTable* t);     // 256-bit EVEX vpdpbusd (every entry)
+void fill_kernels_avx512vnni512(KernelTable* t);  // 512-bit: 8x8 GEMV, GEMV rows, GEMM only
+// How many times more int8 products per second zmm vpdpbusd does than ymm vpdpbusd on this core
+// (kernels_avx512vnni512.cc; a few hundred microseconds; call only where AVX-512 VNNI runs).
+double probe_zmm_dpbusd_speedup();
 void fill_kernels_neon(KernelTable* t);
 void fill_kernels_dotprod(KernelTable* t);
 void fill_kernels_i8mm(KernelTable* t);
