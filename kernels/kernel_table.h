@@ -38,6 +38,14 @@ using GemvRowsFn = void (*)(int k, float* s, std::size_t bs, const void* w, cons
 using GemmFn = void (*)(int k, float* s, std::size_t bs, const void* w, const void* a, int nr,
                         int nc);
 
+// Optional: the GEMM of nr rows (as GemmFn; nr a multiple of 4, >= 4) plus nrem (1 to 3) plain
+// Q8_0 rows (consecutive at a_rows, row stride (k/32)*34) in the same pass over each decoded weight
+// block; plain row r writes s[(nr + r)*bs + c], exactly what gemv_rows writes for it. The driver
+// uses it for batches with m % 4 != 0 and m > 4 (null: GEMM, then gemv_rows): one leftover row
+// then costs about a GEMM row instead of a GEMV pass (docs/KERNELS.md, the M = 1..16 scan).
+using GemmPlusRowsFn = void (*)(int k, float* s, std::size_t bs, const void* w, const void* a,
+                                int nr, const void* a_rows, int nrem, int nc);
+
 // Plain (un-repacked) weights: nc rows of k/32 blocks (row stride (k/32)*18) against nr plain Q8_0
 // activation rows (row stride (k/32)*34). Writes s[m*bs + c]. Any nr >= 1, nc >= 1.
 using PlainFn = void (*)(int k, float* s, std::size_t bs, const void* w, int nc, const void* a,
@@ -60,6 +68,7 @@ struct KernelTable {
   GemvFn gemv[kWeightTypes][kPackedLayouts];
   GemvRowsFn gemv_rows[kWeightTypes][kPackedLayouts];  // optional
   GemmFn gemm[kWeightTypes][kPackedLayouts];
+  GemmPlusRowsFn gemm_plus_rows[kWeightTypes][kPackedLayouts];  // optional
 };
 
 // Per-ISA fill functions. Each sets the entries it implements and leaves the others untouched;

@@ -194,10 +194,15 @@ KernelTable build_kernel_table(const KernelSet& set) {
       }
     }
   });
+  // The optional GEMM + leftover rows goes with the GEMM (never the scalar one).
+  for (int w = 0; w < kWeightTypes; ++w) {
+    for (int l = 0; l < kPackedLayouts; ++l) t.gemm_plus_rows[w][l] = nullptr;
+  }
   take(set.gemm, [&](const KernelTable& o) {
     for (int w = 0; w < kWeightTypes; ++w) {
       for (int l = 0; l < kPackedLayouts; ++l) {
         if (o.gemm[w][l]) t.gemm[w][l] = o.gemm[w][l];
+        if (o.gemm[w][l]) t.gemm_plus_rows[w][l] = o.gemm_plus_rows[w][l];
       }
     }
   });

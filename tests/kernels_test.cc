@@ -297,7 +297,7 @@ void check_gemv(const NamedTable& t) {
 void check_gemm(const NamedTable& t, int k, int nr, int n, Pattern p) {
   for (q4r_type type : kTypes) {
     const auto w = make_weights(n, k, p, 300 + k + nr);
-    const auto a = make_act(nr, k, p, 400 + k + nr);
+    const auto a = make_act(nr + 3, k, p, 400 + k + nr);  // 3 more plain rows for gemm_plus_rows
     const Reference ref = reference(type, w, n, a, nr, k);
     for (q4r_layout layout : kPacked) {
       const auto packed = repack(type, layout, w, n, k);
@@ -309,6 +309,29 @@ void check_gemm(const NamedTable& t, int k, int nr, int n, Pattern p) {
                                                          nr, nc);
       for (int i = 0; i < nr; ++i) {
         for (std::size_t c = nc; c < bs; ++c) EXPECT_TRUE(std::isnan(y[i * bs + c]));
+      }
+      // The GEMM with 1-3 leftover plain rows in the same pass writes exactly what the GEMM and
+      // the multi-row GEMV write.
+      const int li = layout_index(layout), wi = wt_index(type);
+      if (const GemmPlusRowsFn gp = t.table.gemm_plus_rows[wi][li]) {
+        ASSERT_NE(t.table.gemv_rows[wi][li], nullptr);
+        const uint8_t* ar = &a[nr * (k / 32) * kQ8BlockBytes];
+        for (int nrem = 1; nrem <= 3; ++nrem) {
+          std::vector<float> yp((nr + 3) * bs, NAN), yg(nrem * bs, NAN);
+          gp(k, yp.data(), bs, packed.data(), ax4.data(), nr, ar, nrem, nc);
+          t.table.gemv_rows[wi][li](k, yg.data(), bs, packed.data(), ar, nrem, nc);
+          const std::string what = t.name + " gemm_plus_rows " + q4r_type_name(type) +
+                                   " k=" + std::to_string(k) + " nr=" + std::to_string(nr) +
+                                   " nrem=" + std::to_string(nrem) + " " + pattern_name(p);
+          EXPECT_EQ(std::memcmp(yp.data(), y.data(), nr * bs * sizeof(float)), 0) << what;
+          for (int i = 0; i < nrem; ++i) {
+            for (int c = 0; c < nc; ++c) {
+              ASSERT_EQ(yp[(nr + i) * bs + c], yg[i * bs + c]) << what << " row " << i;
+            }
+            for (std::size_t c = nc; c < bs; ++c) EXPECT_TRUE(std::isnan(yp[(nr + i) * bs + c]));
+          }
+          for (std::size_t i = (nr + nrem) * bs; i < yp.size(); ++i) EXPECT_TRUE(std::isnan(yp[i]));
+        }
       }
       expect_near_reference(y.data(), bs, ref, nr, nc, k,
                             t.name + " gemm " + q4r_type_name(type) + " " +
