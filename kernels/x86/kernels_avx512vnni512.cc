@@ -1,9 +1,9 @@
 // 512-bit AVX-512 VNNI kernels (zmm vpdpbusd): the 8x8 GEMV, multi-row GEMV and GEMM of
 // zmm_kernels_x86.inc, for cores that execute zmm vpdpbusd at full rate (Intel Ice Lake-SP to
 // Granite Rapids, AMD Zen 5). Only those entries: the dispatcher layers this table over the
-// 256-bit VNNI one (kernels_avx512vnni.cc) where the CPU class says so (lib/dispatch.cc).
+// 256-bit VNNI one (kernels_avx512vnni.cc) where the CPU class says so (lib/run/dispatch.cc).
 // Same flags as kernels_avx512vnni.cc (cmake/Q4rKernels.cmake); the same test-only SIMDe
-// emulation (Q4R_EMULATE_AVX512, tests/avx512vnni512_emulated.cc).
+// emulation (Q4R_EMULATE_AVX512, tests/kernels/avx512vnni512_emulated.cc).
 #include "x86/avx512_intrinsics.h"
 
 #include <algorithm>

@@ -1,7 +1,7 @@
 // Which kernel each table slot gets, per ISA level and CPU class: the readable plan the dispatcher
 // (dispatch.cc) builds its tables from, and the choice of the AVX-512 VNNI vector width. All pure
 // functions of their inputs (CPU vendor/family/model and a probe result), so that the choice is
-// unit-tested without the hardware (tests/kernel_sets_test.cc).
+// unit-tested without the hardware (tests/run/kernel_sets_test.cc).
 #ifndef Q4R_LIB_KERNEL_SETS_H_
 #define Q4R_LIB_KERNEL_SETS_H_
 

@@ -1,10 +1,10 @@
 // The kernel-set plan and the AVX-512 VNNI width choice, with the CPU class and the probe injected
 // (no particular hardware needed).
-#include "lib/kernel_sets.h"
+#include "lib/run/kernel_sets.h"
 
 #include <gtest/gtest.h>
 
-#include "lib/dispatch.h"
+#include "lib/run/dispatch.h"
 
 namespace q4r {
 namespace {

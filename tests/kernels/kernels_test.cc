@@ -22,17 +22,17 @@
 #include <vector>
 
 #include "kernels/kernel_table.h"
-#include "lib/dispatch.h"
-#include "lib/formats.h"
-#include "lib/fp16.h"
-#include "lib/quantize.h"
+#include "lib/run/dispatch.h"
+#include "lib/format/formats.h"
+#include "lib/format/fp16.h"
+#include "lib/format/quantize.h"
 #include "q4repack/q4repack.h"
 #include "test_util.h"
 
 #if defined(Q4R_HAVE_AVX512_EMULATION)
 namespace q4r {
 // kernels/x86/kernels_avx512vnni.cc and kernels_avx512vnni512.cc compiled against SIMDe
-// (tests/avx512_emulated.cc, tests/avx512vnni512_emulated.cc).
+// (tests/kernels/avx512_emulated.cc, tests/kernels/avx512vnni512_emulated.cc).
 void fill_kernels_avx512vnni_emulated(KernelTable* t);
 void fill_kernels_avx512vnni512_emulated(KernelTable* t);
 }  // namespace q4r

@@ -5,8 +5,8 @@
 #include <cstdlib>
 #include <mutex>
 
-#include "error.h"
 #include "kernel_sets.h"
+#include "lib/error.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <cpuid.h>
