@@ -41,8 +41,8 @@ using GemmFn = void (*)(int k, float* s, std::size_t bs, const void* w, const vo
 // Optional: the GEMM of nr rows (as GemmFn; nr a multiple of 4, >= 4) plus nrem (1 to 3) plain
 // Q8_0 rows (consecutive at a_rows, row stride (k/32)*34) in the same pass over each decoded weight
 // block; plain row r writes s[(nr + r)*bs + c], exactly what gemv_rows writes for it. The driver
-// uses it for batches with m % 4 != 0 and m > 4 (null: GEMM, then gemv_rows): one leftover row
-// then costs about a GEMM row instead of a GEMV pass (docs/KERNELS.md, the M = 1..16 scan).
+// uses it for batches with m % 4 != 0 and m > 4 (null, as on ARM and scalar: GEMM, then gemv_rows):
+// one leftover row then costs about a GEMM row instead of a GEMV pass (docs/KERNELS.md, M scan).
 using GemmPlusRowsFn = void (*)(int k, float* s, std::size_t bs, const void* w, const void* a,
                                 int nr, const void* a_rows, int nrem, int nc);
 
