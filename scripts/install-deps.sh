@@ -6,7 +6,8 @@ PACKAGES=(
   cmake ninja-build g++ clang libclang-rt-14-dev clang-format valgrind pkg-config
   libxsimd-dev libcpu-features-dev libgtest-dev libgmock-dev libbenchmark-dev libsimde-dev
   g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
-  gnuplot-nox python3
+  gnuplot-nox python3 python3-numpy python3-pytest python3-pip python3-venv python3-setuptools
+  python3-wheel
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
