@@ -70,6 +70,7 @@ void fill_kernels_avx512vnni(KernelTable* t);
 void fill_kernels_neon(KernelTable* t);
 void fill_kernels_dotprod(KernelTable* t);
 void fill_kernels_i8mm(KernelTable* t);
+void fill_kernels_sve256(KernelTable* t);
 
 }  // namespace q4r
 

@@ -26,7 +26,8 @@ constexpr int64_t kMaxDim = int64_t{1} << 31;  // kernels index rows and values 
 
 const char* const kTypeNames[] = {"q4_0", "iq4_nl", "q8_0"};
 const char* const kLayoutNames[] = {"none", "4x4", "4x8", "8x8"};
-const char* const kIsaNames[] = {"scalar", "avx2", "avx512vnni", "neon", "dotprod", "i8mm"};
+const char* const kIsaNames[] = {"scalar",  "avx2", "avx512vnni", "neon",
+                                 "dotprod", "i8mm", "sve256"};
 
 int block_bytes(q4r_type t) {
   return t == Q4R_TYPE_Q8_0 ? kQ8BlockBytes : kQ4BlockBytes;
@@ -270,8 +271,8 @@ q4r_status q4r_parse_isa(const char* name, q4r_isa* out) {
   for (int i = 0; i < Q4R_ISA_COUNT; ++i) {
     if (std::strcmp(name, kIsaNames[i]) == 0) return *out = q4r_isa(i), Q4R_OK;
   }
-  return fail(Q4R_E_ARGUMENT, "unknown isa '%s' (scalar, avx2, avx512vnni, neon, dotprod, i8mm)",
-              name);
+  return fail(Q4R_E_ARGUMENT,
+              "unknown isa '%s' (scalar, avx2, avx512vnni, neon, dotprod, i8mm, sve256)", name);
 }
 
 int q4r_layout_rows(q4r_layout layout) {

@@ -181,6 +181,8 @@ def our_pattern(level, typ, layout, kind):
     n, b = LAYOUTS[layout]
     w = TYPES[typ] + ("Plain" if kind == "plain" and typ == "q4_0" else
                       "Packed" if typ == "q4_0" else "")
+    if level == "sve256":
+        w = "Sve" + TYPES[typ]
     w = rf"q4r::\(anonymous namespace\)::{w}"
     ns = r"q4r::\(anonymous namespace\)::"
     if kind == "plain":
@@ -198,6 +200,7 @@ def main():
     ap.add_argument("--ggml", nargs="+", default=[], help="dp=listing sve=listing")
     ap.add_argument("--cpus", default=",".join(CPUS))
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--only", default="", help="regex: only kernels whose name matches")
     args = ap.parse_args()
 
     ours = {k: parse_objdump(open(v).read()) for k, v in (a.split("=", 1) for a in args.ours)}
@@ -212,6 +215,8 @@ def main():
                     pat = our_pattern(level, typ, layout if layout != "plain" else "4x4", kind)
                     lp = hot_loop(funcs, pat)
                     name = f"{level}/{typ}/{layout}/{kind}"
+                    if args.only and not re.search(args.only, name):
+                        continue
                     if lp is None:
                         print(f"ARM-SPEED-WARN no loop found for {name} ({pat})", file=sys.stderr)
                         continue

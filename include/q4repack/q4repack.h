@@ -96,9 +96,10 @@ typedef Q4R_ENUM(q4r_isa) {
   Q4R_ISA_AVX512VNNI = 2, /* x86: AVX-512 F/BW/VL/DQ + VNNI */
   Q4R_ISA_NEON = 3,       /* aarch64: ARMv8.0 Advanced SIMD */
   Q4R_ISA_DOTPROD = 4,    /* aarch64: + SDOT (ARMv8.2 dotprod) */
-  Q4R_ISA_I8MM = 5        /* aarch64: + SMMLA (i8mm) */
+  Q4R_ISA_I8MM = 5,       /* aarch64: + SMMLA (i8mm) */
+  Q4R_ISA_SVE256 = 6      /* aarch64: + SVE with a 256-bit vector length (Neoverse V1, A64FX) */
 } q4r_isa;
-#define Q4R_ISA_COUNT 6
+#define Q4R_ISA_COUNT 7
 /* clang-format on */
 
 Q4R_API const char* q4r_type_name(q4r_type type);       /* "q4_0", "iq4_nl", "q8_0" */
