@@ -289,6 +289,12 @@ void fill_kernels_neon(KernelTable* t) {
   t->plain[kQ4_0] = plain<Q4_0Plain>;
   t->plain[kIQ4_NL] = plain<Iq4nl>;
   fill_gemv_entries<Q4_0Packed, Iq4nl>(t);
+  // Without SDOT every activation quad is broadcast into its own register (8 per row): three rows
+  // of IQ4_NL (table and mask registers) or of an 8x8 block (two 4-column halves) do not fit the
+  // 32 registers and the multi-row loop would spill (scripts/arm-speed.sh). The driver calls the
+  // GEMV per row there instead.
+  t->gemv_rows[kQ4_0][k8x8] = nullptr;
+  for (int l = 0; l < kPackedLayouts; ++l) t->gemv_rows[kIQ4_NL][l] = nullptr;
   fill_gemm_entries<Q4_0Packed, Iq4nl, 4>(t);
 }
 
