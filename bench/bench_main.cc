@@ -31,8 +31,8 @@
 #include <tuple>
 #include <vector>
 
-#include "lib/dispatch.h"
-#include "tools/bench_harness.h"
+#include "lib/run/dispatch.h"
+#include "bench/harness/bench_harness.h"
 
 namespace {
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "lib/gguf.h"
+#include "lib/file/gguf.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   q4r::GgufFile f;

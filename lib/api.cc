@@ -9,14 +9,14 @@
 #include <thread>
 #include <vector>
 
-#include "checks.h"
-#include "context.h"
-#include "dispatch.h"
+#include "lib/format/checks.h"
+#include "lib/run/context.h"
+#include "lib/run/dispatch.h"
 #include "error.h"
-#include "formats.h"
-#include "matmul.h"
-#include "quantize.h"
-#include "repack.h"
+#include "lib/format/formats.h"
+#include "lib/run/matmul.h"
+#include "lib/format/quantize.h"
+#include "lib/format/repack.h"
 
 using namespace q4r;
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every test: install dependencies, then the native Release suite, the ASan+UBSan suite, and each
-# further suite script (x86 under qemu, aarch64 under qemu, install/consumer, TSan, fuzzing).
+# Every test: install dependencies, then the layer check (scripts/check-layers.sh, seconds), the
+# native Release suite, the ASan+UBSan suite, and each further suite script (x86 under qemu,
+# aarch64 under qemu, install/consumer, TSan, fuzzing).
 # Ends with one "N passed, N failed" line over the suites; exits non-zero if any failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,7 @@ suite() {
 }
 workflow() { cmake --workflow --preset "$1"; }
 
+suite layers scripts/check-layers.sh
 suite native workflow release
 suite asan-ubsan workflow asan
 for s in x86-qemu arm64 install tsan fuzz; do

@@ -13,9 +13,9 @@
 #include <string>
 #include <tuple>
 
-#include "bench_harness.h"
+#include "bench/harness/bench_harness.h"
 #include "cli.h"
-#include "lib/dispatch.h"
+#include "lib/run/dispatch.h"
 
 namespace q4r::bench {
 

@@ -9,7 +9,7 @@
 #include "bench_runner.h"
 #include "cli.h"
 #include "file_tool_util.h"
-#include "lib/gguf.h"
+#include "lib/file/gguf.h"
 
 using namespace q4r::cli;
 

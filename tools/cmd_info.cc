@@ -4,7 +4,7 @@
 #include <string>
 
 #include "cli.h"
-#include "lib/dispatch.h"
+#include "lib/run/dispatch.h"
 
 namespace {
 

@@ -7,7 +7,7 @@
 
 #include "cli.h"
 #include "file_tool_util.h"
-#include "lib/q4p.h"
+#include "lib/file/q4p.h"
 
 using namespace q4r;
 using namespace q4r::cli;

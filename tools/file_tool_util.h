@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "lib/gguf.h"
+#include "lib/file/gguf.h"
 
 namespace q4r::cli {
 

@@ -23,7 +23,7 @@
 
 #include "cli.h"
 #include "file_tool_util.h"
-#include "lib/q4p.h"
+#include "lib/file/q4p.h"
 #include "q4repack/q4p.h"
 
 namespace q4r::cli {

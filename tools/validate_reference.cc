@@ -3,8 +3,8 @@
 #include <cmath>
 #include <cstring>
 
-#include "lib/formats.h"
-#include "lib/fp16.h"
+#include "lib/format/formats.h"
+#include "lib/format/fp16.h"
 
 namespace q4r::validate {
 namespace {

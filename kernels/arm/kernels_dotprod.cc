@@ -20,7 +20,7 @@
 #include <type_traits>
 
 #include "kernel_table.h"
-#include "lib/formats.h"
+#include "lib/format/formats.h"
 #include "arm/arm_dot_decoders.inc"
 #include "arm/arm_layout.inc"
 

@@ -21,7 +21,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "kernel_table.h"
-#include "lib/formats.h"
+#include "lib/format/formats.h"
 #include "arm/arm_layout.inc"
 
 namespace q4r {

@@ -20,7 +20,7 @@
 #include <cstring>
 
 #include "kernel_table.h"
-#include "lib/formats.h"
+#include "lib/format/formats.h"
 #include "arm/arm_common.inc"
 
 #if !defined(__ARM_FEATURE_SVE_BITS) || __ARM_FEATURE_SVE_BITS != 256

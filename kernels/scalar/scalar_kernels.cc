@@ -9,9 +9,9 @@
 #include <cstring>
 
 #include "kernel_table.h"
-#include "lib/formats.h"
-#include "lib/fp16.h"
-#include "lib/quantize.h"
+#include "lib/format/formats.h"
+#include "lib/format/fp16.h"
+#include "lib/format/quantize.h"
 
 namespace q4r {
 namespace {

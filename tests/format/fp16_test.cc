@@ -10,7 +10,7 @@
 #include <random>
 #include <vector>
 
-#include "lib/fp16.h"
+#include "lib/format/fp16.h"
 
 #if defined(__x86_64__)
 #include <cpuid.h>

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "gguf_writer.h"
-#include "lib/gguf.h"
-#include "lib/q4p.h"
+#include "lib/file/gguf.h"
+#include "lib/file/q4p.h"
 #include "q4repack/q4p.h"
 #include "q4repack/q4repack.h"
 #include "test_util.h"

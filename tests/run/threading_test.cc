@@ -6,8 +6,8 @@
 #include <thread>
 #include <vector>
 
-#include "lib/context.h"
-#include "lib/thread_pool.h"
+#include "lib/run/context.h"
+#include "lib/run/thread_pool.h"
 #include "q4repack/q4repack.h"
 #include "test_util.h"
 

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "lib/dispatch.h"
-#include "lib/formats.h"
-#include "lib/fp16.h"
+#include "lib/run/dispatch.h"
+#include "lib/format/formats.h"
+#include "lib/format/fp16.h"
 #include "q4repack/q4repack.h"
 #include "test_util.h"
 

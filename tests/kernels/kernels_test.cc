@@ -22,10 +22,10 @@
 #include <vector>
 
 #include "kernels/kernel_table.h"
-#include "lib/dispatch.h"
-#include "lib/formats.h"
-#include "lib/fp16.h"
-#include "lib/quantize.h"
+#include "lib/run/dispatch.h"
+#include "lib/format/formats.h"
+#include "lib/format/fp16.h"
+#include "lib/format/quantize.h"
 #include "q4repack/q4repack.h"
 #include "test_util.h"
 

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <iterator>
 
-#include "lib/fp16.h"
+#include "lib/format/fp16.h"
 
 namespace q4r::test {
 

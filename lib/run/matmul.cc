@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "formats.h"
-#include "repack.h"
+#include "lib/format/formats.h"
+#include "lib/format/repack.h"
 
 namespace q4r {
 

@@ -6,9 +6,9 @@
 #include <memory>
 #include <new>
 
-#include "checks.h"
+#include "lib/format/checks.h"
 #include "dispatch.h"
-#include "error.h"
+#include "lib/error.h"
 #include "matmul.h"
 
 namespace q4r {

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <mutex>
 
-#include "error.h"
+#include "lib/error.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <cpuinfo_x86.h>

@@ -10,7 +10,7 @@
 #include <tuple>
 #include <unordered_set>
 
-#include "error.h"
+#include "lib/error.h"
 
 namespace q4r {
 namespace {

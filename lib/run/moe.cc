@@ -8,10 +8,10 @@
 #include <new>
 #include <vector>
 
-#include "checks.h"
+#include "lib/format/checks.h"
 #include "dispatch.h"
-#include "error.h"
-#include "formats.h"
+#include "lib/error.h"
+#include "lib/format/formats.h"
 #include "matmul.h"
 
 namespace q4r {

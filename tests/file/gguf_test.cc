@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "gguf_writer.h"
-#include "lib/fp16.h"
-#include "lib/gguf.h"
+#include "lib/format/fp16.h"
+#include "lib/file/gguf.h"
 #include "q4repack/q4repack.h"
 #include "sha256.h"
 #include "test_util.h"

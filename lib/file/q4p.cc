@@ -14,8 +14,8 @@
 #include <set>
 #include <string>
 
-#include "checks.h"
-#include "error.h"
+#include "lib/format/checks.h"
+#include "lib/error.h"
 #include "mapped_file.h"
 
 using namespace q4r;

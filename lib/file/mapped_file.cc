@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "error.h"
+#include "lib/error.h"
 
 namespace q4r {
 
