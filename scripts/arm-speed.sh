@@ -33,7 +33,7 @@ compile() {  # name flags source... (at most 2 compilers at once: the machine is
   local name=$1 f=$2
   shift 2
   # Up to date (newer than the source and everything our kernel files include): keep it.
-  if [ -f "$out/$name.dis" ] && [ -z "$(find "$@" kernels/arm kernels/kernel_table.h lib/formats.h \
+  if [ -f "$out/$name.dis" ] && [ -z "$(find "$@" kernels/arm kernels/kernel_table.h lib/format/formats.h \
     "$0" -newer "$out/$name.dis" 2>/dev/null)" ]; then
     return 0
   fi

@@ -6,6 +6,7 @@ PACKAGES=(
   cmake ninja-build g++ clang libclang-rt-14-dev clang-format valgrind pkg-config
   libxsimd-dev libcpu-features-dev libgtest-dev libgmock-dev libbenchmark-dev libsimde-dev
   g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+  llvm-19  # llvm-mca-19: the static ARM speed check (scripts/arm-speed.sh), not the tests
   gnuplot-nox python3
 )
 missing=()

@@ -109,7 +109,7 @@ template <class W>
 inline int32x4_t plain_partials(const W& dec, const uint8_t* qs, int8x16_t a0, int8x16_t a1) {
   int8x16_t lo, hi;
   dec.decode(vld1q_u8(qs), lo, hi);
-  return vdotq_s32(vdotq_s32(vdupq_n_s32(0), lo, a0), hi, a1);
+  return vdotq_s32(vdotq_s32(fresh_zero(), lo, a0), hi, a1);
 }
 
 template <class W>
@@ -129,16 +129,18 @@ void plain(int k, float* s, std::size_t bs, const void* vw, int nc, const void* 
         const int8x16_t a0 = vld1q_s8(reinterpret_cast<const int8_t*>(ab + 2));
         const int8x16_t a1 = vld1q_s8(reinterpret_cast<const int8_t*>(ab + 18));
         int32x4_t part[4];
-        uint16_t dw[4];
+        uint64_t dw = 0;  // the 4 fp16 scales, gathered in a general register (integer pipes)
         for (int j = 0; j < 4; ++j) {
           const uint8_t* wb = w + (c + j) * wrow + l * kQ4BlockBytes;
           part[j] = plain_partials(dec, wb + 2, a0, a1);
-          std::memcpy(&dw[j], wb, 2);
+          uint16_t h;
+          std::memcpy(&h, wb, 2);
+          dw |= static_cast<uint64_t>(h) << (16 * j);
         }
         const int32x4_t isum =
             vpaddq_s32(vpaddq_s32(part[0], part[1]), vpaddq_s32(part[2], part[3]));
         const float32x4_t scale = vmulq_n_f32(
-            W::weight_scale(vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(dw)))), half_at(ab));
+            W::weight_scale(vcvt_f32_f16(vreinterpret_f16_u16(vcreate_u16(dw)))), half_at(ab));
         sumf = vfmaq_f32(sumf, to_float<W>(isum), scale);
       }
       vst1q_f32(s + m * bs + c, sumf);
