@@ -61,8 +61,9 @@ constexpr int lane_quad(int B, int v, int lane) {
 // G groups of 4 activation rows (from group y0) against every column group. Per block the 4
 // columns' weights are decoded once for all 4*G rows; each activation vector is loaded once and
 // feeds 4 SDOT (one per lane, i.e. per row for B = 4, per row and quad for B = 8) into 4 fresh
-// int32 chains, one per row. Registers for G = 4: 16 float accumulators, 8 weights, 4 chains,
-// one activation vector and two scale vectors (no spills: scripts/arm-speed.sh counts them).
+// int32 chains, one per row. The level uses G = 3 (fill_kernels_dotprod): 12 float accumulators,
+// 8 weights, 4 chains, one activation vector and two scale vectors; G = 4 needs 35 registers and
+// spills in the K-loop (scripts/arm-speed.sh counts stack traffic).
 template <class W, int N, int B, int G>
 void gemm_rows(int nb, float* s, std::size_t bs, const uint8_t* w, const uint8_t* a, int y0,
                int nc) {
