@@ -7,7 +7,8 @@ PACKAGES=(
   libxsimd-dev libcpu-features-dev libgtest-dev libgmock-dev libbenchmark-dev libsimde-dev
   g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
   llvm-19  # llvm-mca-19: the static ARM speed check (scripts/arm-speed.sh), not the tests
-  gnuplot-nox python3
+  gnuplot-nox python3 python3-numpy python3-pytest python3-pip python3-venv python3-setuptools
+  python3-wheel
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs q4repack into a temporary prefix (cmake --install) and builds examples/consumer against
 # it twice: with find_package (static, shared and C++ targets) and with pkg-config, then the example
-# engine (examples/ffn_engine.cc) with pkg-config; runs them all.
+# engine (examples/ffn_engine.cc) with pkg-config; runs them all. Then the Python package against
+# the installed library: installed by cmake (component python) and by pip into a venv (offline,
+# Debian's setuptools), with a smoke test and the whole pytest suite on the pip-installed one.
 # Reuses build/release when it exists (scripts/test.sh builds it first), else configures its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,7 +50,9 @@ cmake --build "$tmp/consumer" -j2
 "$tmp/consumer/consumer_shared"
 "$tmp/consumer/consumer_cpp"
 # The shared consumer really uses the installed .so.
-ldd "$tmp/consumer/consumer_shared" | grep -q "$libdir/libq4repack.so.0" ||
+# (ldd's output captured first: `ldd | grep -q` under pipefail fails when grep quits early.)
+deps=$(ldd "$tmp/consumer/consumer_shared")
+grep -q "$libdir/libq4repack.so.0" <<<"$deps" ||
   { echo "consumer_shared does not load the installed library"; exit 1; }
 
 echo "--- pkg-config consumer"
@@ -64,4 +68,31 @@ c++ -std=c++17 -O2 -o "$tmp/ffn_engine" "$root/examples/ffn_engine.cc" \
   $(pkg-config --cflags --libs q4repack) -pthread
 LD_LIBRARY_PATH=$libdir "$tmp/ffn_engine" --check --scale 16 --layers 3 --prompt 9 --tokens 3 \
   --threads 3
+echo "--- Python package installed by cmake (component python), on PYTHONPATH"
+PY=/usr/bin/python3  # Debian's python3 with python3-numpy / python3-pytest
+cmake --install "$build" --prefix "$prefix" --component python >/dev/null
+pydir=$(dirname "$(find "$prefix" -path '*/q4repack/__init__.py' | head -1)")
+smoke='import os, sys, numpy as np, q4repack
+want = os.path.realpath(sys.argv[1])
+assert os.path.realpath(q4repack.library_path()) == want, (q4repack.library_path(), want)
+info = q4repack.info()
+print(info["version"], info["isa_active"], info["preferred_layouts"])
+w = q4repack.quantize(np.ones((8, 64), np.float32), "q4_0")
+y = q4repack.matmul(q4repack.repack(w, "q4_0", "8x8"), np.ones((3, 64), np.float32), "q4_0", "8x8")
+assert y.shape == (3, 8) and abs(float(y[0, 0]) - 64) < 0.1, y'
+(cd "$tmp" && env -u Q4REPACK_LIBRARY PYTHONPATH="$(dirname "$pydir")" PYTHONDONTWRITEBYTECODE=1 \
+  "$PY" -c "$smoke" "$libdir/libq4repack.so.0")
+
+echo "--- Python package installed by pip into a venv (offline), bundling the installed library"
+"$PY" -m venv --system-site-packages "$tmp/venv"
+cp -r "$root/python" "$tmp/pysrc"
+rm -rf "$tmp/pysrc/build" "$tmp/pysrc"/*.egg-info "$tmp/pysrc/q4repack"/libq4repack.so*
+Q4REPACK_LIBRARY=$libdir/libq4repack.so.0 "$tmp/venv/bin/python" -m pip install -q --no-index \
+  --no-build-isolation --no-deps "$tmp/pysrc"
+bundled=$("$tmp/venv/bin/python" -c 'import q4repack, os; print(os.path.dirname(q4repack.__file__))')
+case $bundled in "$tmp/venv/"*) ;; *) echo "pip installed q4repack to $bundled"; exit 1 ;; esac
+(cd "$tmp" && env -u Q4REPACK_LIBRARY PYTHONDONTWRITEBYTECODE=1 "$tmp/venv/bin/python" -c "$smoke" \
+  "$bundled/libq4repack.so.0")
+(cd "$tmp" && env -u Q4REPACK_LIBRARY -u PYTHONPATH PYTHONDONTWRITEBYTECODE=1 \
+  "$tmp/venv/bin/python" -m pytest -q -p no:cacheprovider "$root/python/tests")
 echo "install: ok"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test: install dependencies, then the layer check (scripts/check-layers.sh, seconds), the
 # native Release suite, the ASan+UBSan suite, and each further suite script (x86 under qemu,
-# aarch64 under qemu, install/consumer, TSan, fuzzing).
+# aarch64 under qemu, install/consumer, Python, TSan, fuzzing, the cross-check against GGML).
 # Ends with one "N passed, N failed" line over the suites; exits non-zero if any failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +29,7 @@ workflow() { cmake --workflow --preset "$1"; }
 suite layers scripts/check-layers.sh
 suite native workflow release
 suite asan-ubsan workflow asan
-for s in x86-qemu arm64 install tsan fuzz; do
+for s in x86-qemu arm64 install python tsan fuzz ggml; do
   [ -x "scripts/test-$s.sh" ] && suite "$s" "scripts/test-$s.sh"
 done
 

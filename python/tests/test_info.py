@@ -1,0 +1,58 @@
+"""info(), names, sizes, ISA selection and the library search."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+import q4repack
+
+
+def test_info_describes_library_and_cpu():
+    info = q4repack.info()
+    assert info["version"] == q4repack.library_version() == q4repack.__version__
+    assert os.path.exists(info["library"])
+    assert "scalar" in info["isas_available"]
+    assert info["isa_active"] in info["isas_available"]
+    assert info["isa_best"] == info["isas_available"][-1]
+    assert set(info["preferred_layouts"]) == set(q4repack.WEIGHT_TYPES)
+    for isa, layouts in info["preferred_layouts_by_isa"].items():
+        assert isa in q4repack.ISAS and set(layouts.values()) <= set(q4repack.LAYOUTS)
+
+
+def test_names_and_sizes():
+    assert q4repack.row_bytes("q4_0", 4096) == 4096 // 32 * 18
+    assert q4repack.row_bytes("q8_0", 64) == 68
+    assert q4repack.tensor_bytes("iq4_nl", 3, 96) == 3 * 3 * 18
+    assert q4repack.block_bytes("q8_0") == 34
+    assert [q4repack.layout_rows(l) for l in q4repack.LAYOUTS] == [1, 4, 4, 8]
+    assert [q4repack.layout_chunk(l) for l in q4repack.LAYOUTS] == [0, 4, 8, 8]
+    assert q4repack.layout_rows("plain") == 1
+    with pytest.raises(q4repack.ShapeError):
+        q4repack.row_bytes("q4_0", 33)
+
+
+def test_set_isa_round_trip(restore_isa):
+    for isa in q4repack.available_isas():
+        q4repack.set_isa(isa)
+        assert q4repack.active_isa() == isa
+        assert q4repack.info()["isa_active"] == isa
+
+
+def run_python(code, **env):
+    full = dict(os.environ, **env)
+    pkg_root = os.path.dirname(os.path.dirname(q4repack.__file__))
+    return subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True,
+                          cwd=pkg_root)
+
+
+def test_q4repack_isa_environment_variable():
+    out = run_python("import q4repack; print(q4repack.info()['isa_active'])", Q4REPACK_ISA="scalar")
+    assert out.stdout.strip() == "scalar", out
+
+
+def test_explicit_library_path():
+    path = q4repack.library_path()
+    out = run_python("import q4repack; print(q4repack.library_path())", Q4REPACK_LIBRARY=path)
+    assert out.stdout.strip() == os.path.realpath(path), out
