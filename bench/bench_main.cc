@@ -12,6 +12,14 @@
 //       A streaming read over max(8 x L3, 256 MiB): the machine's memory bandwidth (GB counter).
 //   matmul/<type>/<layout>/<N>x<K>/m:<M>/threads:<T>
 //       q4r_matmul(n_threads = T) as one call (allocates its workspace every time).
+//   repack/memcpy/<N>x<K>/threads:<T>
+//   repack/<repack|unpack|repack_inplace|unpack_inplace>/<type>/<layout>/<N>x<K>/threads:<T>
+//       Load-time work on one tensor: memcpy of its bytes (the baseline), and q4r_repack,
+//       q4r_unpack (into a second buffer) and their in-place forms; T = 1 is the whole call, T > 1
+//       the *_range calls on T equal runs of row groups. Shapes: 14336x4096 and a tensor larger
+//       than the L3 cache (and 256 MiB). GB counter = tensor bytes per second (1e9), so the ratio
+//       to repack/memcpy of the same shape and T is the fraction of copy speed; best_GB and
+//       best_cpu_GB are the fastest pass (wall, thread CPU time): scripts/repack_ratios.py.
 // "cold": the weights rotate over copies that together are >= 4 x L3, so every call streams them
 // from memory; "warm": one copy, in cache when it fits. Cold variants exist for M <= 4 only (where
 // weight bandwidth is the figure of merit).
@@ -23,6 +31,8 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -182,11 +192,140 @@ void add(const std::string& name, Fn&& fn) {
       ->Unit(benchmark::kMicrosecond);
 }
 
+// ---------------------------------------------------------------- repack / unpack vs memcpy
+
+enum class LoadOp { kMemcpy, kRepack, kUnpack, kRepackInplace, kUnpackInplace };
+const char* const kLoadOpNames[] = {"memcpy", "repack", "unpack", "repack_inplace",
+                                    "unpack_inplace"};
+
+// Row count of the large repack shape (k = 4096): the smallest power of two whose tensor is larger
+// than both the L3 cache and 256 MiB, so every pass streams from memory.
+int64_t large_repack_rows() {
+  const std::size_t floor = std::max<std::size_t>(q4r::bench::l3_cache_bytes(), 256u << 20);
+  int64_t n = 16384;
+  while (static_cast<std::size_t>(n) * (4096 / 32 * 18) <= floor) n *= 2;
+  return n;
+}
+
+// Source and destination per shape, kept for the whole run (both shapes together are ~1.3 GB
+// here), so that --benchmark_enable_random_interleaving can alternate the cases cheaply.
+struct LoadBuffers {
+  Buffer src, dst;
+};
+LoadBuffers& load_buffers(const Shape& s) {
+  static std::map<std::pair<int64_t, int64_t>, LoadBuffers> all;
+  LoadBuffers& b = all[{s.n, s.k}];
+  if (b.src.size() == 0) {
+    b.src = q4r::bench::random_plain_weights(Q4R_TYPE_Q4_0, s.n, s.k, 42);
+    b.dst = Buffer(b.src.size());
+    std::memcpy(b.dst.data(), b.src.data(), b.src.size());  // fault the pages in before timing
+  }
+  return b;
+}
+
+// One pass of `op` over the whole tensor, groups [g0, g1) (bytes [b0, b1) for memcpy) of it.
+q4r_status load_op(LoadBuffers& b, LoadOp op, q4r_type type, q4r_layout layout, const Shape& s,
+                   bool whole, int part, int parts) {
+  uint8_t* src = b.src.data();
+  uint8_t* dst = b.dst.data();
+  const std::size_t size = b.src.size();
+  if (op == LoadOp::kMemcpy) {
+    const std::size_t b0 = size * part / parts / 64 * 64;
+    const std::size_t b1 = part + 1 == parts ? size : size * (part + 1) / parts / 64 * 64;
+    std::memcpy(dst + b0, src + b0, b1 - b0);
+    return Q4R_OK;
+  }
+  // The in-place forms work on dst, repeatedly: the transform is a bijection on any bytes.
+  if (whole) {
+    switch (op) {
+      case LoadOp::kRepack:
+        return q4r_repack(type, layout, src, dst, size, s.n, s.k);
+      case LoadOp::kUnpack:
+        return q4r_unpack(type, layout, src, dst, size, s.n, s.k);
+      case LoadOp::kRepackInplace:
+        return q4r_repack_inplace(type, layout, dst, size, s.n, s.k);
+      default:
+        return q4r_unpack_inplace(type, layout, dst, size, s.n, s.k);
+    }
+  }
+  const int64_t groups = q4r_row_groups(layout, s.n);
+  const int64_t g0 = groups * part / parts, g1 = groups * (part + 1) / parts;
+  switch (op) {
+    case LoadOp::kRepack:
+      return q4r_repack_range(type, layout, src, dst, size, s.n, s.k, g0, g1);
+    case LoadOp::kUnpack:
+      return q4r_unpack_range(type, layout, src, dst, size, s.n, s.k, g0, g1);
+    case LoadOp::kRepackInplace:
+      return q4r_repack_inplace_range(type, layout, dst, size, s.n, s.k, g0, g1);
+    default:
+      return q4r_unpack_inplace_range(type, layout, dst, size, s.n, s.k, g0, g1);
+  }
+}
+
+// Seconds of CPU time the calling thread has used.
+double thread_cpu_seconds() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
+// Counters: GB (mean rate, as every family), best_GB (the fastest single pass, wall clock) and,
+// at 1 thread, best_cpu_GB (the pass with the least CPU time: on a shared machine the pass least
+// disturbed by other work, preemption excluded).
+void bm_load(benchmark::State& st, LoadOp op, q4r_type type, q4r_layout layout, Shape s,
+             int threads) {
+  LoadBuffers& b = load_buffers(s);
+  q4r::bench::WorkerPool pool(threads);
+  double best_wall = 1e30, best_cpu = 1e30;
+  for (auto _ : st) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const double c0 = thread_cpu_seconds();
+    if (threads == 1) {
+      q4r::bench::check(load_op(b, op, type, layout, s, true, 0, 1), kLoadOpNames[int(op)]);
+    } else {
+      pool.run([&](int i) {
+        q4r::bench::check(load_op(b, op, type, layout, s, false, i, threads),
+                          kLoadOpNames[int(op)]);
+      });
+    }
+    best_cpu = std::min(best_cpu, thread_cpu_seconds() - c0);
+    best_wall = std::min(
+        best_wall, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    benchmark::ClobberMemory();
+  }
+  const double gb = 1e-9 * static_cast<double>(b.src.size());
+  st.counters["GB"] = benchmark::Counter(gb, benchmark::Counter::kIsIterationInvariantRate);
+  st.counters["best_GB"] = gb / best_wall;
+  if (threads == 1) st.counters["best_cpu_GB"] = gb / best_cpu;
+}
+
+void register_load() {
+  for (const Shape& s : {Shape{14336, 4096}, Shape{large_repack_rows(), 4096}}) {
+    for (int t : kThreads) {
+      const std::string tail = "/" + shape_name(s) + "/threads:" + std::to_string(t);
+      add("repack/memcpy" + tail, [=](benchmark::State& st) {
+        bm_load(st, LoadOp::kMemcpy, Q4R_TYPE_Q4_0, Q4R_LAYOUT_PLAIN, s, t);
+      });
+      for (LoadOp op :
+           {LoadOp::kRepack, LoadOp::kUnpack, LoadOp::kRepackInplace, LoadOp::kUnpackInplace}) {
+        for (q4r_type type : kTypes) {
+          for (q4r_layout layout : {Q4R_LAYOUT_4X4, Q4R_LAYOUT_4X8, Q4R_LAYOUT_8X8}) {
+            add(std::string("repack/") + kLoadOpNames[int(op)] + "/" + q4r_type_name(type) + "/" +
+                    q4r_layout_name(layout) + tail,
+                [=](benchmark::State& st) { bm_load(st, op, type, layout, s, t); });
+          }
+        }
+      }
+    }
+  }
+}
+
 void register_all() {
   for (int t : kThreads) {
     add("memory/read/threads:" + std::to_string(t),
         [=](benchmark::State& st) { bm_read_bandwidth(st, t); });
   }
+  register_load();
   // Grouped by weights (type, layout, shape) so the weight cache is rebuilt rarely.
   for (int isa = 0; isa < Q4R_ISA_COUNT; ++isa) {
     if (!q4r_isa_available(q4r_isa(isa))) continue;

@@ -95,17 +95,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   bool writes_b = true;
   switch (op) {
     case 0:
-      s = q4r_repack(type, layout, a.ptr(), b.ptr(), a.size(), n, k);
-      break;
     case 1:
-      s = q4r_unpack(type, layout, a.ptr(), b.ptr(), a.size(), n, k);
-      break;
     case 2:
-      s = q4r_repack_inplace(type, layout, b.ptr(), b.size(), n, k);
+    case 3: {
+      // Whole tensor, or a row-group range of it (any g0, g1: the library checks them).
+      const bool ranged = in.ConsumeBool();
+      const int64_t g0 = ranged ? pick_dim(in) : 0, g1 = ranged ? pick_dim(in) : 0;
+      if (op == 0) {
+        s = ranged ? q4r_repack_range(type, layout, a.ptr(), b.ptr(), a.size(), n, k, g0, g1)
+                   : q4r_repack(type, layout, a.ptr(), b.ptr(), a.size(), n, k);
+      } else if (op == 1) {
+        s = ranged ? q4r_unpack_range(type, layout, a.ptr(), b.ptr(), a.size(), n, k, g0, g1)
+                   : q4r_unpack(type, layout, a.ptr(), b.ptr(), a.size(), n, k);
+      } else if (op == 2) {
+        s = ranged ? q4r_repack_inplace_range(type, layout, b.ptr(), b.size(), n, k, g0, g1)
+                   : q4r_repack_inplace(type, layout, b.ptr(), b.size(), n, k);
+      } else {
+        s = ranged ? q4r_unpack_inplace_range(type, layout, b.ptr(), b.size(), n, k, g0, g1)
+                   : q4r_unpack_inplace(type, layout, b.ptr(), b.size(), n, k);
+      }
       break;
-    case 3:
-      s = q4r_unpack_inplace(type, layout, b.ptr(), b.size(), n, k);
-      break;
+    }
     case 4: {
       const size_t values = count_for(n, k, 4 * kMaxBuffer);
       std::vector<float> x = pick_floats(in, values);

@@ -113,10 +113,6 @@ q4r_status check_finite(const float* x, int64_t rows, int64_t k, std::size_t str
   return Q4R_OK;
 }
 
-uint8_t xor_mask(q4r_type type) {
-  return type == Q4R_TYPE_Q4_0 ? kQ4_0RepackXor : 0;
-}
-
 // Validation shared by repack/unpack, both buffer and in-place forms.
 q4r_status check_repack(q4r_type type, q4r_layout layout, const void* a, const void* b,
                         std::size_t size, int64_t n, int64_t k) {
@@ -133,35 +129,57 @@ q4r_status check_repack(q4r_type type, q4r_layout layout, const void* a, const v
   return Q4R_OK;
 }
 
-template <bool kPack>
-q4r_status permute_inplace(q4r_type type, q4r_layout layout, void* data, std::size_t size,
-                           int64_t n, int64_t k) {
+// Validation of a row-group range of a tensor of n (already checked) rows.
+q4r_status check_groups(q4r_layout layout, int64_t n, int64_t g0, int64_t g1) {
   const LayoutShape shape = layout_shape(layout);
-  const std::size_t group = static_cast<std::size_t>(shape.rows) * (k / 32) * kQ4BlockBytes;
+  const int64_t groups = row_groups(n, shape);
+  if (g0 < 0 || g1 < g0 || g1 > groups) {
+    return fail(Q4R_E_ARGUMENT,
+                "row group range [%lld, %lld) is not within [0, %lld] (%lld rows in groups of %d)",
+                (long long)g0, (long long)g1, (long long)groups, (long long)n, shape.rows);
+  }
+  return Q4R_OK;
+}
+
+// The row groups [g0, g1) in place: one allocation, the scratch of one row group (none if the
+// range holds only the plain tail, which stays as it is).
+template <bool kPack>
+q4r_status permute_inplace(q4r_type type, q4r_layout layout, void* data, int64_t n, int64_t k,
+                           int64_t g0, int64_t g1) {
+  const LayoutShape shape = layout_shape(layout);
+  if (g0 >= n / shape.rows) return Q4R_OK;
+  const std::size_t group = static_cast<std::size_t>(group_bytes(k, shape));
   std::unique_ptr<uint8_t[]> scratch(new (std::nothrow) uint8_t[group]);
   if (!scratch) return fail(Q4R_E_NOMEM, "cannot allocate %zu bytes of scratch", group);
   auto* p = static_cast<uint8_t*>(data);
   if (kPack) {
-    repack_tensor_inplace(p, scratch.get(), n, k, shape, xor_mask(type));
+    repack_groups_inplace(p, scratch.get(), n, k, shape, repack_xor_mask(type), g0, g1);
   } else {
-    unpack_tensor_inplace(p, scratch.get(), n, k, shape, xor_mask(type));
+    unpack_groups_inplace(p, scratch.get(), n, k, shape, repack_xor_mask(type), g0, g1);
   }
-  (void)size;
   return Q4R_OK;
 }
 
+// Whole tensors (range == nullptr) or the row groups [range[0], range[1]).
 template <bool kPack>
 q4r_status permute(q4r_type type, q4r_layout layout, const void* src, void* dst, std::size_t size,
-                   int64_t n, int64_t k) {
+                   int64_t n, int64_t k, const int64_t* range = nullptr) {
   clear_error();
   if (q4r_status s = check_repack(type, layout, src, dst, size, n, k)) return s;
-  if (src == dst) return permute_inplace<kPack>(type, layout, dst, size, n, k);
+  int64_t g0 = 0, g1 = row_groups(n, layout_shape(layout));
+  if (range) {
+    if (q4r_status s = check_groups(layout, n, range[0], range[1])) return s;
+    g0 = range[0];
+    g1 = range[1];
+  }
+  if (g0 == g1) return Q4R_OK;
+  if (src == dst) return permute_inplace<kPack>(type, layout, dst, n, k, g0, g1);
   const auto* s = static_cast<const uint8_t*>(src);
   auto* d = static_cast<uint8_t*>(dst);
   if (kPack) {
-    repack_tensor(s, d, n, k, layout_shape(layout), xor_mask(type));
+    repack_groups(s, d, n, k, layout_shape(layout), repack_xor_mask(type), g0, g1);
   } else {
-    unpack_tensor(s, d, n, k, layout_shape(layout), xor_mask(type));
+    unpack_groups(s, d, n, k, layout_shape(layout), repack_xor_mask(type), g0, g1);
   }
   return Q4R_OK;
 }
@@ -412,6 +430,35 @@ q4r_status q4r_unpack(q4r_type type, q4r_layout layout, const void* src, void* d
 q4r_status q4r_unpack_inplace(q4r_type type, q4r_layout layout, void* data, size_t size, int64_t n,
                               int64_t k) {
   return permute<false>(type, layout, data, data, size, n, k);
+}
+
+int64_t q4r_row_groups(q4r_layout layout, int64_t n) {
+  if (!valid_layout(layout) || n <= 0) return 0;
+  return layout == Q4R_LAYOUT_PLAIN ? n : row_groups(n, layout_shape(layout));
+}
+
+q4r_status q4r_repack_range(q4r_type type, q4r_layout layout, const void* src, void* dst,
+                            size_t size, int64_t n, int64_t k, int64_t g0, int64_t g1) {
+  const int64_t range[2] = {g0, g1};
+  return permute<true>(type, layout, src, dst, size, n, k, range);
+}
+
+q4r_status q4r_repack_inplace_range(q4r_type type, q4r_layout layout, void* data, size_t size,
+                                    int64_t n, int64_t k, int64_t g0, int64_t g1) {
+  const int64_t range[2] = {g0, g1};
+  return permute<true>(type, layout, data, data, size, n, k, range);
+}
+
+q4r_status q4r_unpack_range(q4r_type type, q4r_layout layout, const void* src, void* dst,
+                            size_t size, int64_t n, int64_t k, int64_t g0, int64_t g1) {
+  const int64_t range[2] = {g0, g1};
+  return permute<false>(type, layout, src, dst, size, n, k, range);
+}
+
+q4r_status q4r_unpack_inplace_range(q4r_type type, q4r_layout layout, void* data, size_t size,
+                                    int64_t n, int64_t k, int64_t g0, int64_t g1) {
+  const int64_t range[2] = {g0, g1};
+  return permute<false>(type, layout, data, data, size, n, k, range);
 }
 
 q4r_status q4r_quantize_q8_0_rows(const float* x, size_t x_stride, int64_t m, int64_t k, void* dst,

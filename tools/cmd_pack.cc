@@ -22,6 +22,7 @@ int cmd_pack(int argc, char** argv) {
                   "auto (this machine's preferred layout per type, default), 4x4, 4x8, 8x8")
           .option("alignment", "data alignment in bytes, a power of two >= 64 (default 4096)")
           .flag("require-isa", "record this machine's instruction set as required to open OUT")
+          .option("threads", "threads that repack each tensor (default 0: all cores)")
           .option("json", "also write the packed tensor list as JSON to OUT")
           .positionals(2, 2, "FILE.gguf OUT.q4p")
           .parse(argc, argv);
@@ -36,6 +37,8 @@ int cmd_pack(int argc, char** argv) {
   }
   opt.alignment = uint32_t(alignment);
   opt.require_isa = a.has("require-isa");
+  const ContextPtr threads = repack_context(threads_option(a));
+  opt.context = threads.get();
   const std::string& in = a.positional()[0];
   const std::string& out = a.positional()[1];
   if (same_file(in, out)) usage_error("OUT must not be the GGUF file itself");

@@ -1,6 +1,7 @@
 // q4repack validate: with no file, an embedded synthetic set of model-shaped weights (one layer of
 // an 8B model plus odd shapes) checked for every type, layout and instruction set available here:
-//   bytes:   repack, unpack == original, in-place repack == buffer repack, in-place unpack;
+//   bytes:   repack, unpack == original, in-place repack == buffer repack, in-place unpack,
+//            threaded (q4r_context_*) == single-threaded;
 //   kernels: every available ISA's GEMM/GEMV (packed layouts) and plain kernel, on the same
 //            quantized activations as the scalar reference, batch 1 (GEMV only) and 5 (GEMM on 4
 //            rows + GEMV tail), all output columns, within a rigorous float error bound of the
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "cli.h"
+#include "file_tool_util.h"
 #include "validate_file.h"
 #include "validate_reference.h"
 
@@ -255,6 +257,17 @@ void validate_shape_type(const Shape& s, q4r_type type, const std::vector<q4r_is
       check(q4r_unpack_inplace(type, layout, back.data(), back.size(), s.n, s.k),
             "unpack in place");
       if (back != plain) fail.add("in-place unpack != w");
+      // The threaded calls (row-group runs on worker threads) give the same bytes.
+      const ContextPtr threads = repack_context(worker_count());
+      std::vector<uint8_t> threaded(plain.size());
+      check(q4r_context_repack(threads.get(), type, layout, plain.data(), threaded.data(),
+                               threaded.size(), s.n, s.k),
+            "threaded repack");
+      if (threaded != packed) fail.add("threaded repack != repack");
+      check(q4r_context_unpack(threads.get(), type, layout, threaded.data(), threaded.data(),
+                               threaded.size(), s.n, s.k),
+            "threaded unpack in place");
+      if (threaded != plain) fail.add("threaded in-place unpack != w");
       bytes_note = "ok";
     }
     std::string isa_note;

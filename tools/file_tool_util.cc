@@ -30,6 +30,21 @@ void write_text(const std::string& path, const std::string& text) {
   write_atomic(path, text.data(), text.size());
 }
 
+ContextPtr repack_context(int threads) {
+  q4r_context_options o;
+  q4r_context_options_init(&o);
+  o.n_threads = threads;
+  q4r_context* ctx = nullptr;
+  check(q4r_context_create(&o, &ctx), "thread context");
+  return ContextPtr(ctx, q4r_context_destroy);
+}
+
+int threads_option(const Args& args) {
+  const int64_t t = args.integer("threads", 0);
+  if (t < 0 || t > 1024) usage_error("--threads must be 0 (all cores) to 1024");
+  return static_cast<int>(t);
+}
+
 Progress::Progress(std::size_t total) : total_(total), tty_(isatty(STDERR_FILENO) == 1) {}
 
 void Progress::step(std::size_t index, std::string_view name) {

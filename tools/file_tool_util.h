@@ -5,9 +5,11 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <string_view>
 
+#include "cli.h"
 #include "lib/file/gguf.h"
 
 namespace q4r::cli {
@@ -23,6 +25,14 @@ std::string tensor_type_text(const GgufTensor& t);
 std::string json_quote(std::string_view s);
 // Writes `text` to `path` (whole file, atomically); input_error on failure.
 void write_text(const std::string& path, const std::string& text);
+
+// A context whose threads repack and unpack whole tensors (q4r_context_repack /
+// q4r_context_unpack: the tensor split into row-group runs). threads <= 0: all cores. Shared by the
+// file commands that move tensor data (pack, validate FILE, convert).
+using ContextPtr = std::unique_ptr<q4r_context, void (*)(q4r_context*)>;
+ContextPtr repack_context(int threads);
+// The --threads option of those commands: 0 (all cores) unless given; usage_error if negative.
+int threads_option(const Args& args);
 
 // "\r[ 3/21] name" on stderr when stderr is a terminal; finish() ends the line.
 class Progress {

@@ -155,6 +155,7 @@ int validate_file(int argc, char** argv) {
           .option("batch", "activation rows M (default 5: GEMM groups and a GEMV tail)")
           .option("json", "also write the per-tensor results as JSON to OUT")
           .flag("inplace", "repack inside a copy-on-write mapping of the GGUF (no copies)")
+          .option("threads", "threads that repack and unpack each tensor (default 0: all cores)")
           .flag("report-rss", "print the peak resident memory against the file size")
           .flag("keep-copies",
                 "keep every repacked copy until the end, as a loader with a separate repack "
@@ -165,6 +166,8 @@ int validate_file(int argc, char** argv) {
   opt.batch = a.integer("batch", 5);
   if (opt.batch < 1 || opt.batch > 4096) usage_error("--batch must be in 1..4096");
   opt.inplace = a.has("inplace");
+  const ContextPtr threads = repack_context(threads_option(a));
+  const q4r_context* ctx = threads.get();
   opt.keep = a.has("keep-copies");
   const auto& pos = a.positional();
   const bool with_q4p = ends_with(pos[0], ".q4p");
@@ -253,22 +256,27 @@ int validate_file(int argc, char** argv) {
           // Repack inside the private mapping: only the pages written are copied.
           uint8_t* w = g.writable_bytes() + (src - g.bytes());
           const uint64_t before = checksum64(src, mb);
-          check(q4r_repack_inplace(t.q4type, layout, w, mb, t.rows, t.k), "repack in place");
+          check(q4r_context_repack(ctx, t.q4type, layout, w, w, mb, t.rows, t.k),
+                "repack in place");
           packed = w;
           // Unpack and repack again in place: the round trip needs no second copy either.
-          check(q4r_unpack_inplace(t.q4type, layout, w, mb, t.rows, t.k), "unpack in place");
+          check(q4r_context_unpack(ctx, t.q4type, layout, w, w, mb, t.rows, t.k),
+                "unpack in place");
           if (checksum64(w, mb) != before && v.problem.empty()) {
             v.problem = std::string(q4r_layout_name(layout)) + ": unpack != original bytes";
           }
-          check(q4r_repack_inplace(t.q4type, layout, w, mb, t.rows, t.k), "repack in place");
+          check(q4r_context_repack(ctx, t.q4type, layout, w, w, mb, t.rows, t.k),
+                "repack in place");
         } else {
           buf.resize(mb);
-          check(q4r_repack(t.q4type, layout, src, buf.data(), mb, t.rows, t.k), "repack");
+          check(q4r_context_repack(ctx, t.q4type, layout, src, buf.data(), mb, t.rows, t.k),
+                "repack");
           packed = buf.data();
         }
         if (!opt.inplace) {
           std::vector<uint8_t> back(mb);
-          check(q4r_unpack(t.q4type, layout, packed, back.data(), mb, t.rows, t.k), "unpack");
+          check(q4r_context_unpack(ctx, t.q4type, layout, packed, back.data(), mb, t.rows, t.k),
+                "unpack");
           if (std::memcmp(back.data(), src, mb) != 0 && v.problem.empty()) {
             v.problem = std::string(q4r_layout_name(layout)) + ": unpack != original bytes";
           }
@@ -276,8 +284,8 @@ int validate_file(int argc, char** argv) {
         check_kernels(v, t.q4type, layout, packed, ref, scale, mb, t.rows, t.k, x, opt.batch);
         if (opt.inplace && layouts.size() > 1) {
           // Back to plain for the next layout.
-          check(q4r_unpack_inplace(t.q4type, layout, g.writable_bytes() + (src - g.bytes()), mb,
-                                   t.rows, t.k),
+          uint8_t* w = g.writable_bytes() + (src - g.bytes());
+          check(q4r_context_unpack(ctx, t.q4type, layout, w, w, mb, t.rows, t.k),
                 "unpack in place");
         }
         if (opt.keep && !buf.empty()) kept.push_back(std::move(buf));

@@ -160,6 +160,28 @@ Q4R_API q4r_status q4r_unpack(q4r_type type, q4r_layout layout, const void* src,
 Q4R_API q4r_status q4r_unpack_inplace(q4r_type type, q4r_layout layout, void* data, size_t size,
                                       int64_t n, int64_t k);
 
+/* Row-group ranges, to spread one tensor over an engine's own threads. A tensor of n rows in
+ * `layout` has q4r_row_groups(layout, n) = ceil(n / N) row groups (N = q4r_layout_rows):
+ * group g is rows [g*N, min(n, (g+1)*N)) and occupies the same bytes in both forms; the last
+ * group, when N does not divide n, is the plain tail (copied unchanged, or left as it is in
+ * place). These calls do groups [g0, g1) only, with 0 <= g0 <= g1 <= q4r_row_groups (otherwise
+ * Q4R_E_ARGUMENT; g0 == g1 does nothing): the pointers, size, n and k are the WHOLE tensor's, as
+ * in the calls above, and nothing outside those groups' bytes is read or written. Calls on
+ * disjoint ranges of one tensor may run at the same time on different threads; splitting
+ * [0, q4r_row_groups) in any way gives exactly the whole call's result. The in-place forms
+ * allocate the scratch of one row group per call. */
+Q4R_API int64_t q4r_row_groups(q4r_layout layout, int64_t n); /* 0 if invalid */
+Q4R_API q4r_status q4r_repack_range(q4r_type type, q4r_layout layout, const void* src, void* dst,
+                                    size_t size, int64_t n, int64_t k, int64_t g0, int64_t g1);
+Q4R_API q4r_status q4r_repack_inplace_range(q4r_type type, q4r_layout layout, void* data,
+                                            size_t size, int64_t n, int64_t k, int64_t g0,
+                                            int64_t g1);
+Q4R_API q4r_status q4r_unpack_range(q4r_type type, q4r_layout layout, const void* src, void* dst,
+                                    size_t size, int64_t n, int64_t k, int64_t g0, int64_t g1);
+Q4R_API q4r_status q4r_unpack_inplace_range(q4r_type type, q4r_layout layout, void* data,
+                                            size_t size, int64_t n, int64_t k, int64_t g0,
+                                            int64_t g1);
+
 /* ---------------------------------------------------------------- activations */
 /* m rows of k floats (row stride x_stride floats, >= k) -> m plain Q8_0 rows, with the active
  * ISA's activation quantizer (scalar: roundf like GGML's reference; see docs/KERNELS.md). */
@@ -241,6 +263,18 @@ Q4R_API q4r_isa q4r_context_isa(const q4r_context* ctx);
 Q4R_API int q4r_context_threads(const q4r_context* ctx);
 /* (Q4R_LAYOUT_PLAIN for a NULL context or a non-weight type.) */
 Q4R_API q4r_layout q4r_context_layout(const q4r_context* ctx, q4r_type type);
+
+/* q4r_repack / q4r_unpack on the context's threads (its own pool or the engine's parallel-for):
+ * the row groups are split into runs done by q4r_*_range, up to one task per thread (fewer for
+ * small tensors: 512 KiB per task at least). Same arguments, validation and result as the
+ * single-threaded calls; src == dst works in place (one row group of scratch per task, allocated
+ * before anything is written, so a failure leaves the data untouched). */
+Q4R_API q4r_status q4r_context_repack(const q4r_context* ctx, q4r_type type, q4r_layout layout,
+                                      const void* src, void* dst, size_t size, int64_t n,
+                                      int64_t k);
+Q4R_API q4r_status q4r_context_unpack(const q4r_context* ctx, q4r_type type, q4r_layout layout,
+                                      const void* src, void* dst, size_t size, int64_t n,
+                                      int64_t k);
 
 /* A weight tensor as the matmul sees it: n rows of k values of `type`, stored in `layout`
  * (size bytes = q4r_tensor_bytes). The library never keeps the pointer after a call returns. */

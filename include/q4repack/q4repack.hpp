@@ -124,6 +124,16 @@ class Context {
         q4r_context_matmul(ctx_.get(), &w, x, x_stride, m, y, y_stride, workspace, workspace_size));
   }
 
+  // q4r_repack / q4r_unpack split over this context's threads (src == dst: in place).
+  void repack(q4r_type type, q4r_layout layout, const void* src, void* dst, std::size_t size,
+              int64_t n, int64_t k) const {
+    check(q4r_context_repack(ctx_.get(), type, layout, src, dst, size, n, k));
+  }
+  void unpack(q4r_type type, q4r_layout layout, const void* src, void* dst, std::size_t size,
+              int64_t n, int64_t k) const {
+    check(q4r_context_unpack(ctx_.get(), type, layout, src, dst, size, n, k));
+  }
+
   // MoE (MUL_MAT_ID): `experts` describes one expert, data holds n_experts of them. ids is
   // m x n_used (contiguous); y is (m * n_used) x n (contiguous). x has m rows, or m * n_used
   // rows if x_per_slot.

@@ -181,7 +181,10 @@ q4r_status pack(const GgufFile& src, const Q4pPackOptions& opt, Sink& sink) {
       if (e.layout == Q4R_LAYOUT_PLAIN) {
         std::memcpy(out, in, mb);
       } else if (q4r_status s =
-                     q4r_repack(t.q4type, q4r_layout(e.layout), in, out, mb, t.rows, t.k)) {
+                     opt.context
+                         ? q4r_context_repack(opt.context, t.q4type, q4r_layout(e.layout), in, out,
+                                              mb, t.rows, t.k)
+                         : q4r_repack(t.q4type, q4r_layout(e.layout), in, out, mb, t.rows, t.k)) {
         const std::string msg = q4r_last_error();
         return fail(s, "q4p: repacking tensor '%s': %s", e.name.c_str(), msg.c_str());
       }

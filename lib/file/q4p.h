@@ -25,6 +25,7 @@ struct Q4pPackOptions {
   q4r_layout layout = Q4R_LAYOUT_PLAIN;  // PLAIN: the active ISA's preferred layout per type
   uint32_t alignment = 4096;             // data alignment (a power of two, >= 64)
   bool require_isa = false;              // record the active ISA as required
+  const q4r_context* context = nullptr;  // repack on its threads (NULL: the calling thread)
   // Called before each tensor is packed (index, count, name).
   std::function<void(std::size_t, std::size_t, std::string_view)> progress;
 };

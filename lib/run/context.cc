@@ -6,9 +6,10 @@
 #include <memory>
 #include <new>
 
-#include "lib/format/checks.h"
 #include "dispatch.h"
 #include "lib/error.h"
+#include "lib/format/checks.h"
+#include "lib/format/repack.h"
 #include "matmul.h"
 
 namespace q4r {
@@ -204,6 +205,66 @@ q4r_status check_x_y(const q4r_weights* w, const float* x, std::size_t x_stride,
   return Q4R_OK;
 }
 
+// A tensor repacked or unpacked on a context's executor: row groups split into `tasks` equal
+// runs; in place, each task has its own scratch of one row group, allocated before any byte moves.
+struct PermuteJob {
+  bool pack;
+  LayoutShape shape;
+  uint8_t xor_mask;
+  const uint8_t* src;
+  uint8_t* dst;  // == src in place
+  int64_t n, k, groups;
+  int tasks;
+  uint8_t* scratch;  // tasks x group_bytes, in place only
+};
+
+void permute_task(void* arg, int i) {
+  const auto& j = *static_cast<const PermuteJob*>(arg);
+  const int64_t g0 = j.groups * i / j.tasks, g1 = j.groups * (i + 1) / j.tasks;
+  if (j.src != j.dst) {
+    (j.pack ? repack_groups : unpack_groups)(j.src, j.dst, j.n, j.k, j.shape, j.xor_mask, g0, g1);
+  } else {
+    uint8_t* scratch = j.scratch + i * group_bytes(j.k, j.shape);
+    (j.pack ? repack_groups_inplace : unpack_groups_inplace)(j.dst, scratch, j.n, j.k, j.shape,
+                                                             j.xor_mask, g0, g1);
+  }
+}
+
+// Below this many bytes per task, a thread costs more than it saves.
+constexpr std::size_t kMinPermuteTaskBytes = std::size_t{512} << 10;
+
+q4r_status context_permute(bool pack, const q4r_context* ctx, q4r_type type, q4r_layout layout,
+                           const void* src, void* dst, std::size_t size, int64_t n, int64_t k) {
+  clear_error();
+  if (q4r_status s = check_ctx(ctx)) return s;
+  // The single-threaded calls' validation and messages: an empty range checks everything.
+  if (q4r_status s =
+          (pack ? q4r_repack_range : q4r_unpack_range)(type, layout, src, dst, size, n, k, 0, 0)) {
+    return s;
+  }
+  PermuteJob j{};
+  j.pack = pack;
+  j.shape = layout_shape(layout);
+  j.xor_mask = repack_xor_mask(type);
+  j.src = static_cast<const uint8_t*>(src);
+  j.dst = static_cast<uint8_t*>(dst);
+  j.n = n;
+  j.k = k;
+  j.groups = row_groups(n, j.shape);
+  const int64_t by_size = static_cast<int64_t>(size / kMinPermuteTaskBytes);
+  j.tasks = static_cast<int>(
+      std::max<int64_t>(1, std::min({by_size, j.groups, int64_t{ctx->n_threads}})));
+  std::unique_ptr<uint8_t[]> scratch;
+  if (src == dst && n >= j.shape.rows) {
+    const std::size_t bytes = static_cast<std::size_t>(j.tasks * group_bytes(k, j.shape));
+    scratch.reset(new (std::nothrow) uint8_t[bytes]);
+    if (!scratch) return fail(Q4R_E_NOMEM, "cannot allocate %zu bytes of scratch", bytes);
+    j.scratch = scratch.get();
+  }
+  ctx->executor().run(j.tasks, permute_task, &j);
+  return Q4R_OK;
+}
+
 }  // namespace
 
 extern "C" {
@@ -319,6 +380,16 @@ q4r_status q4r_context_matmul(const q4r_context* ctx, const q4r_weights* w, cons
                   static_cast<const uint8_t*>(w->data), w->n, w->k, x, x_stride, m, y, y_stride,
                   ws);
   return Q4R_OK;
+}
+
+q4r_status q4r_context_repack(const q4r_context* ctx, q4r_type type, q4r_layout layout,
+                              const void* src, void* dst, size_t size, int64_t n, int64_t k) {
+  return context_permute(true, ctx, type, layout, src, dst, size, n, k);
+}
+
+q4r_status q4r_context_unpack(const q4r_context* ctx, q4r_type type, q4r_layout layout,
+                              const void* src, void* dst, size_t size, int64_t n, int64_t k) {
+  return context_permute(false, ctx, type, layout, src, dst, size, n, k);
 }
 
 }  // extern "C"

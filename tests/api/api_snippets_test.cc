@@ -90,6 +90,28 @@ q4r_status repack_both_ways(Tensor& t, q4r_layout layout, std::vector<uint8_t>* 
   return Q4R_OK;
 }
 
+q4r_status repack_on_threads(const q4r_context* ctx, Tensor& t, q4r_layout layout) {
+  // snippet: repack_threads
+  // A large tensor on the context's threads (its pool or your parallel-for); src == dst: in place.
+  Q4R_CHECK(q4r_context_repack(ctx, Q4R_TYPE_Q4_0, layout, t.bytes.data(), t.bytes.data(),
+                               t.bytes.size(), t.n, t.k));
+  // Or split it over your own threads by row groups [g0, g1): any split gives the same bytes,
+  // and calls on disjoint ranges may run at the same time.
+  const int64_t groups = q4r_row_groups(layout, t.n);
+  q4r_status second = Q4R_OK;
+  std::thread other([&] {
+    second = q4r_unpack_inplace_range(Q4R_TYPE_Q4_0, layout, t.bytes.data(), t.bytes.size(), t.n,
+                                      t.k, groups / 2, groups);
+  });
+  const q4r_status first = q4r_unpack_inplace_range(Q4R_TYPE_Q4_0, layout, t.bytes.data(),
+                                                    t.bytes.size(), t.n, t.k, 0, groups / 2);
+  other.join();
+  Q4R_CHECK(first);
+  Q4R_CHECK(second);  // (q4r_last_error() is per thread: read it on the thread that failed)
+  // end snippet
+  return Q4R_OK;
+}
+
 q4r_status matmul(const q4r_context* ctx, const Tensor& t, q4r_layout layout, const float* x,
                   int64_t m, float* y) {
   // snippet: matmul
@@ -219,6 +241,9 @@ TEST(ApiSnippets, RunAsDocumented) {
   std::vector<uint8_t> unpacked;
   ASSERT_EQ(repack_both_ways(t, layout, &unpacked), Q4R_OK);
   EXPECT_EQ(unpacked, original.bytes);
+  Tensor threaded = original;  // repacked on threads, then unpacked on two threads by hand
+  ASSERT_EQ(repack_on_threads(ctx, threaded, layout), Q4R_OK);
+  EXPECT_EQ(threaded.bytes, original.bytes);
 
   const auto x = q4r::test::random_floats(m * k, 2);
   std::vector<float> y(m * n), ref(m * n);

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <sstream>
 #include <string>
@@ -611,6 +612,26 @@ TEST(GgufTool, InspectPackValidate) {
   EXPECT_NE(out.find("16 ok, 0 mismatched"), std::string::npos) << out;
   ASSERT_EQ(run_tool("validate " + g + "aligned64-q4_0.gguf --inplace --layout all", &out), 0)
       << out;
+  ASSERT_EQ(
+      run_tool("validate " + g + "aligned64-q4_0.gguf --inplace --layout all --threads 3", &out), 0)
+      << out;
+  // Repack threads change nothing in the output file.
+  for (const char* threads : {"1", "3"}) {
+    ASSERT_EQ(run_tool("pack " + g + "tiny-llama-q4_0.gguf " + tmp + threads + ".q4p --threads " +
+                           threads,
+                       &out),
+              0)
+        << out;
+  }
+  auto slurp = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  EXPECT_EQ(slurp(tmp + "1.q4p"), slurp(tmp + "3.q4p"));
+  EXPECT_FALSE(slurp(tmp + "1.q4p").empty());
+  std::remove((tmp + "1.q4p").c_str());
+  std::remove((tmp + "3.q4p").c_str());
+  EXPECT_EQ(run_tool("pack " + g + "tiny-llama-q4_0.gguf " + tmp + ".q4p --threads -2", &out), 2);
   ASSERT_EQ(run_tool("pack " + g + "tiny-iq4_nl.gguf " + tmp + ".q4p --layout 4x8", &out), 0)
       << out;
   ASSERT_EQ(run_tool("validate " + tmp + ".q4p " + g + "tiny-iq4_nl.gguf", &out), 0) << out;
