@@ -11,10 +11,17 @@ function(q4r_isa_sources out dir suffix)
 endfunction()
 
 if(Q4R_ARCH STREQUAL "x86")
-  q4r_isa_sources(Q4R_KERNEL_SOURCES x86 avx2 -mavx2 -mfma -mf16c)
-  # -O2 even in Debug: g++ 12 cannot compile xsimd's avx512 integer ops at -O0 (TOOLCHAIN.md).
-  q4r_isa_sources(Q4R_KERNEL_SOURCES x86 avx512vnni -mavx2 -mfma -mf16c -mavx512f -mavx512cd
-                  -mavx512dq -mavx512bw -mavx512vl -mavx512vnni -O2 -Wno-maybe-uninitialized)
+  # -O3 in every build type (the last -O on the command line wins). At -O2 g++ 12 does not fully
+  # unroll the template's small per-vector loops, so the decoded weights and activation vectors
+  # of lut_kernels_x86.inc live in stack arrays: the VNNI GEMV, once built with -O2 here, ran at
+  # 15-17 GB/s instead of 31-49 (4096x4096 warm, Zen 5, docs/KERNELS.md). -O3 also keeps Debug
+  # builds compiling (g++ 12 cannot compile some AVX-512 intrinsics at -O0, TOOLCHAIN.md).
+  q4r_isa_sources(Q4R_KERNEL_SOURCES x86 avx2 -mavx2 -mfma -mf16c -O3)
+  q4r_isa_sources(Q4R_KERNEL_SOURCES x86 avxvnni -mavx2 -mfma -mf16c -mavxvnni -O3)
+  set(q4r_avx512vnni_flags -mavx2 -mfma -mf16c -mavx512f -mavx512cd -mavx512dq -mavx512bw
+      -mavx512vl -mavx512vnni -O3 -Wno-maybe-uninitialized)
+  q4r_isa_sources(Q4R_KERNEL_SOURCES x86 avx512vnni ${q4r_avx512vnni_flags})     # 256-bit vectors
+  q4r_isa_sources(Q4R_KERNEL_SOURCES x86 avx512vnni512 ${q4r_avx512vnni_flags})  # 512-bit vectors
   list(APPEND Q4R_KERNEL_DEFINES Q4R_KERNELS_X86)
 elseif(Q4R_ARCH STREQUAL "arm")
   q4r_isa_sources(Q4R_KERNEL_SOURCES arm neon -march=armv8-a)

@@ -38,6 +38,14 @@ using GemvRowsFn = void (*)(int k, float* s, std::size_t bs, const void* w, cons
 using GemmFn = void (*)(int k, float* s, std::size_t bs, const void* w, const void* a, int nr,
                         int nc);
 
+// Optional: the GEMM of nr rows (as GemmFn; nr a multiple of 4, >= 4) plus nrem (1 to 3) plain
+// Q8_0 rows (consecutive at a_rows, row stride (k/32)*34) in the same pass over each decoded weight
+// block; plain row r writes s[(nr + r)*bs + c], exactly what gemv_rows writes for it. The driver
+// uses it for batches with m % 4 != 0 and m > 4 (null, as on ARM and scalar: GEMM, then gemv_rows):
+// one leftover row then costs about a GEMM row instead of a GEMV pass (docs/KERNELS.md, M scan).
+using GemmPlusRowsFn = void (*)(int k, float* s, std::size_t bs, const void* w, const void* a,
+                                int nr, const void* a_rows, int nrem, int nc);
+
 // Plain (un-repacked) weights: nc rows of k/32 blocks (row stride (k/32)*18) against nr plain Q8_0
 // activation rows (row stride (k/32)*34). Writes s[m*bs + c]. Any nr >= 1, nc >= 1.
 using PlainFn = void (*)(int k, float* s, std::size_t bs, const void* w, int nc, const void* a,
@@ -60,13 +68,19 @@ struct KernelTable {
   GemvFn gemv[kWeightTypes][kPackedLayouts];
   GemvRowsFn gemv_rows[kWeightTypes][kPackedLayouts];  // optional
   GemmFn gemm[kWeightTypes][kPackedLayouts];
+  GemmPlusRowsFn gemm_plus_rows[kWeightTypes][kPackedLayouts];  // optional
 };
 
 // Per-ISA fill functions. Each sets the entries it implements and leaves the others untouched;
 // the dispatcher starts from the scalar table and overlays the ISA's entries.
 void fill_kernels_scalar(KernelTable* t);
 void fill_kernels_avx2(KernelTable* t);
-void fill_kernels_avx512vnni(KernelTable* t);
+void fill_kernels_avxvnni(KernelTable* t);        // 256-bit VEX vpdpbusd, no AVX-512
+void fill_kernels_avx512vnni(KernelTable* t);     // 256-bit EVEX vpdpbusd (every entry)
+void fill_kernels_avx512vnni512(KernelTable* t);  // 512-bit: 8x8 GEMV, GEMV rows, GEMM only
+// How many times more int8 products per second zmm vpdpbusd does than ymm vpdpbusd on this core
+// (kernels_avx512vnni512.cc; a few hundred microseconds; call only where AVX-512 VNNI runs).
+double probe_zmm_dpbusd_speedup();
 void fill_kernels_neon(KernelTable* t);
 void fill_kernels_dotprod(KernelTable* t);
 void fill_kernels_i8mm(KernelTable* t);

@@ -3,8 +3,10 @@
 #   Nehalem (SSE4.2, no AVX2): the dispatcher must pick scalar and nothing may execute AVX;
 #   Haswell (AVX2 + FMA + F16C, no AVX-512): the dispatcher must pick avx2.
 # A SIGILL anywhere (e.g. an AVX-512 copy of an inline function picked by the linker for baseline
-# code, TOOLCHAIN.md section 3) fails the run. qemu has no AVX-512 at all; the AVX-512 kernels are
-# covered by their SIMDe-emulated copy inside the test binary (which runs here too).
+# code, TOOLCHAIN.md section 3) fails the run. qemu has no AVX-512 and no AVX-VNNI at all; the
+# AVX-512 kernels (the 256-bit file and the 512-bit one layered over it) are covered by their
+# SIMDe-emulated copies inside the test binary (which run here too); the AVX-VNNI file is the same
+# 256-bit VNNI template (tested natively where the CPU has AVX-VNNI).
 # Builds build/release only if it is missing. Q4R_TEST_QUICK=1 keeps each run well under 2 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."

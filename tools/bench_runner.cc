@@ -180,7 +180,7 @@ class Runner {
   // before every shape and the best figure so far is the reference (noise only lowers it).
   void remeasure_bandwidth(int threads, int reps) {
     bandwidth_[threads] =
-        std::max(bandwidth_[threads], measure_read_bandwidth(pool(threads), reps));
+        std::max(bandwidth_[threads], measure_read_bandwidth(pool(threads), reps, &pages_));
   }
   void measure_shape(const BenchShape& s);
   void print_shape(const BenchShape& s, q4r_type type, const std::vector<Cell>& cells);
@@ -194,6 +194,7 @@ class Runner {
   const BenchOptions& o_;
   std::map<int, std::unique_ptr<WorkerPool>> pools_;
   std::map<int, double> bandwidth_;     // GB/s per thread count
+  std::string pages_;                   // huge-page state of the bandwidth buffer
   std::map<int, double> compute_roof_;  // GOPS per thread count (in-cache GEMM)
   std::vector<Cell> cells_;
   std::vector<std::string> skipped_;
@@ -232,11 +233,11 @@ void Runner::measure_machine() {
     const Timing tm = time_calls([&] { mm.run(pool(t), w.next(), x.data()); }, 0.1);
     compute_roof_[t] = 2.0 * 64 * roof.n * roof.k / tm.min_s * 1e-9;
     std::printf(
-        "memory read bandwidth, %d thread%s: %.1f GB/s (streaming read, %s buffer); "
+        "memory read bandwidth, %d thread%s: %.1f GB/s (streaming read, %s buffer, %s, %s); "
         "in-cache GEMM (q4_0 %s, M=64): %.1f GOPS\n",
         t, t > 1 ? "s" : "", bandwidth_[t],
-        mib(std::max(8 * l3_cache_bytes(), size_t{256} << 20)).c_str(), q4r_layout_name(l),
-        compute_roof_[t]);
+        mib(std::max(8 * l3_cache_bytes(), size_t{256} << 20)).c_str(), read_vector_width(),
+        pages_.c_str(), q4r_layout_name(l), compute_roof_[t]);
   }
   std::printf(
       "cache: 'cold' = every call reads a different copy of the weights (copies together >= 4 x "

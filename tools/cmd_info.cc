@@ -25,15 +25,18 @@ int cmd_info(int argc, char** argv) {
       "info", "",
       "Prints the library version, the CPU and the features the dispatcher reads, the\n"
       "kernels compiled in, the instruction sets usable here, the one selected (set\n"
-      "Q4REPACK_ISA=NAME to force one) and the preferred layout per weight type.")
+      "Q4REPACK_ISA=NAME to force one), the kernel set it runs on this CPU and why\n"
+      "(avx512vnni: 256- or 512-bit, from a CPU class table or a startup probe), and\n"
+      "the preferred layout per weight type.")
       .parse(argc, argv);
 
   const q4r::CpuReport cpu = q4r::cpu_report();
   std::printf("version:          %s\n", q4r_version_string());
   std::string brand = cpu.vendor;
   if (!cpu.brand.empty()) brand += (brand.empty() ? "" : " ") + cpu.brand;
-  std::printf("cpu:              %s%s(%s)\n", brand.c_str(), brand.empty() ? "" : " ",
-              cpu.arch.c_str());
+  std::printf("cpu:              %s%s(%s%s%s)\n", brand.c_str(), brand.empty() ? "" : " ",
+              cpu.arch.c_str(), cpu.model.empty() ? "" : ", ", cpu.model.c_str());
+  if (!cpu.cpu_class.empty()) std::printf("cpu class:        %s\n", cpu.cpu_class.c_str());
   std::string features;
   for (const auto& [name, on] : cpu.features) {
     features += (features.empty() ? "" : " ") + std::string(on ? "+" : "-") + name;
@@ -56,6 +59,9 @@ int cmd_info(int argc, char** argv) {
     }
   }
   std::printf("isa selected:     %s (%s)\n", q4r_isa_name(active), how.c_str());
+  if (const std::string k = q4r::kernel_choice(active); !k.empty()) {
+    std::printf("kernel set:       %s\n", k.c_str());
+  }
 
   std::string layouts;
   for (q4r_type t : kWeightTypes) {
@@ -71,7 +77,7 @@ int cmd_info(int argc, char** argv) {
       other += std::string(other.empty() ? "" : ", ") + q4r_type_name(t) + " " +
                q4r_layout_name(q4r_preferred_layout(t, isa));
     }
-    std::printf("  on %-13s %s\n", (std::string(q4r_isa_name(isa)) + ":").c_str(), other.c_str());
+    std::printf("  on %-14s %s\n", (std::string(q4r_isa_name(isa)) + ":").c_str(), other.c_str());
   }
   return q4r::cli::kExitOk;
 }

@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -115,9 +116,16 @@ std::size_t read_buffer_bytes();
 // One streaming read over `buf`, split between the pool's threads; returns a checksum (so the
 // reads cannot be optimized away).
 uint64_t read_pass(WorkerPool& pool, const Buffer& buf);
-// Streaming read bandwidth in GB/s (1e9 bytes/s): `reps` passes over a buffer of at least 8 x L3,
-// timed in 4 MiB steps per thread; the median step.
-double measure_read_bandwidth(WorkerPool& pool, int reps);
+// Streaming read bandwidth in GB/s (1e9 bytes/s): `reps` passes over a buffer of at least 8 x L3
+// (on transparent huge pages where the OS gives them), with the widest vector loads of this CPU,
+// timed in 4 MiB steps per thread; the median step. `pages` (optional) receives the buffer's
+// huge-page state (huge_page_state).
+double measure_read_bandwidth(WorkerPool& pool, int reps, std::string* pages = nullptr);
+// "zmm loads" / "ymm loads" / ...: the loads the bandwidth measurement uses.
+const char* read_vector_width();
+// "THP madvise, 100% of the buffer on huge pages": the system's transparent-huge-page mode and
+// how much of [p, p + bytes) is on huge pages now (Linux; a note elsewhere).
+std::string huge_page_state(const void* p, std::size_t bytes);
 
 // Aborts with the library's message if `s` is not Q4R_OK (benchmarks only).
 void check(q4r_status s, const char* what);

@@ -93,18 +93,21 @@ typedef Q4R_ENUM(q4r_layout) {
 typedef Q4R_ENUM(q4r_isa) {
   Q4R_ISA_SCALAR = 0,     /* portable C++ reference, runs everywhere */
   Q4R_ISA_AVX2 = 1,       /* x86: AVX2 + FMA + F16C */
-  Q4R_ISA_AVX512VNNI = 2, /* x86: AVX-512 F/BW/VL/DQ + VNNI */
+  Q4R_ISA_AVX512VNNI = 2, /* x86: AVX-512 F/BW/VL/DQ + VNNI, vector width chosen per CPU */
   Q4R_ISA_NEON = 3,       /* aarch64: ARMv8.0 Advanced SIMD */
   Q4R_ISA_DOTPROD = 4,    /* aarch64: + SDOT (ARMv8.2 dotprod) */
   Q4R_ISA_I8MM = 5,       /* aarch64: + SMMLA (i8mm) */
-  Q4R_ISA_SVE256 = 6      /* aarch64: + SVE with a 256-bit vector length (Neoverse V1, A64FX) */
+  Q4R_ISA_AVXVNNI = 6,    /* x86: AVX2 + FMA + F16C + AVX-VNNI (VEX vpdpbusd), no AVX-512 */
+  Q4R_ISA_AVX512VNNI256 = 7, /* x86: Q4R_ISA_AVX512VNNI forced to its 256-bit kernels */
+  Q4R_ISA_AVX512VNNI512 = 8, /* x86: Q4R_ISA_AVX512VNNI forced to its 512-bit kernels */
+  Q4R_ISA_SVE256 = 9         /* aarch64: + SVE with a 256-bit vector length (Neoverse V1) */
 } q4r_isa;
-#define Q4R_ISA_COUNT 7
+#define Q4R_ISA_COUNT 10
 /* clang-format on */
 
 Q4R_API const char* q4r_type_name(q4r_type type);       /* "q4_0", "iq4_nl", "q8_0" */
 Q4R_API const char* q4r_layout_name(q4r_layout layout); /* "none", "4x4", "4x8", "8x8" */
-Q4R_API const char* q4r_isa_name(q4r_isa isa);          /* "scalar", "avx2", "avx512vnni", ... */
+Q4R_API const char* q4r_isa_name(q4r_isa isa); /* "scalar", "avx2", "avx512vnni", "avxvnni", ... */
 Q4R_API q4r_status q4r_parse_type(const char* name, q4r_type* out);
 Q4R_API q4r_status q4r_parse_layout(const char* name, q4r_layout* out); /* also accepts "plain" */
 Q4R_API q4r_status q4r_parse_isa(const char* name, q4r_isa* out);
@@ -117,7 +120,9 @@ Q4R_API int q4r_layout_chunk(q4r_layout layout);
 /* ---------------------------------------------------------------- CPU and dispatch */
 /* Non-zero if this build has kernels for `isa` and the CPU (and OS) can run them. */
 Q4R_API int q4r_isa_available(q4r_isa isa);
-/* The best available ISA. */
+/* The best available ISA: x86 avx512vnni > avxvnni > avx2 > scalar, aarch64 i8mm > dotprod > neon
+ * > scalar. avx512vnni256 and avx512vnni512 are never "best": avx512vnni already runs the width
+ * chosen for this CPU (docs/KERNELS.md); they exist to force one width. */
 Q4R_API q4r_isa q4r_best_isa(void);
 /* The ISA whose kernels the library uses now. Initially the best one, or the one named by the
  * environment variable Q4REPACK_ISA (read once, at first use; an unavailable one is ignored with

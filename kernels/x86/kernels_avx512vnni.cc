@@ -9,41 +9,14 @@
 //
 // The activation quantizers are the AVX2 ones (every AVX-512 CPU has AVX2; quant_x86.h).
 //
-// Test-only emulation: compiled with Q4R_EMULATE_AVX512 (tests/avx512_emulated.cc), the same code
-// builds against SIMDe with baseline flags, so the VNNI logic is tested on CPUs without AVX-512.
+// Test-only emulation: compiled with Q4R_EMULATE_AVX512 (tests/kernels/avx512_emulated.cc), the same code
+// builds against SIMDe with baseline flags (avx512_intrinsics.h), so the VNNI logic is tested on
+// CPUs without AVX-512.
+#include "x86/avx512_intrinsics.h"
 #if defined(Q4R_EMULATE_AVX512)
-#define SIMDE_ENABLE_NATIVE_ALIASES
-#include <simde/x86/avx512.h>
-#include <simde/x86/f16c.h>
-#include <simde/x86/fma.h>
 #define Q4R_AVX512_FILL fill_kernels_avx512vnni_emulated
 #define Q4R_AVX512_NAME "avx512vnni-emulated"
-// SIMDe's portable fmadd rounds twice; the block-FMA float model needs the single rounding of a
-// real FMA, so the emulation does it lane by lane with fmaf.
-namespace q4r {
-namespace {
-inline __m256 fmadd256_exact(__m256 a, __m256 b, __m256 c) {
-  alignas(32) float x[8], y[8], z[8];
-  _mm256_store_ps(x, a);
-  _mm256_store_ps(y, b);
-  _mm256_store_ps(z, c);
-  for (int i = 0; i < 8; ++i) x[i] = __builtin_fmaf(x[i], y[i], z[i]);
-  return _mm256_load_ps(x);
-}
-inline __m128 fmadd128_exact(__m128 a, __m128 b, __m128 c) {
-  alignas(16) float x[4], y[4], z[4];
-  _mm_store_ps(x, a);
-  _mm_store_ps(y, b);
-  _mm_store_ps(z, c);
-  for (int i = 0; i < 4; ++i) x[i] = __builtin_fmaf(x[i], y[i], z[i]);
-  return _mm_load_ps(x);
-}
-}  // namespace
-}  // namespace q4r
-#define Q4R_FMADD256 fmadd256_exact
-#define Q4R_FMADD128 fmadd128_exact
 #else
-#include <immintrin.h>
 #define Q4R_AVX512_FILL fill_kernels_avx512vnni
 #define Q4R_AVX512_NAME "avx512vnni"
 #endif

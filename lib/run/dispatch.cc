@@ -5,9 +5,11 @@
 #include <cstdlib>
 #include <mutex>
 
+#include "kernel_sets.h"
 #include "lib/error.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
+#include <cpuid.h>
 #include <cpuinfo_x86.h>
 #define Q4R_ARCH_X86 1
 #elif defined(__aarch64__)
@@ -37,7 +39,18 @@ int sve_vector_bytes() {
 struct Detected {
   bool isa[Q4R_ISA_COUNT] = {};
   CpuReport report;
+  CpuClass cpu_class = CpuClass::kOther;
 };
+
+#if defined(Q4R_ARCH_X86)
+// AVX-VNNI (VEX vpdpbusd): CPUID leaf 7 sub-leaf 1, EAX bit 4 (cpu_features 0.7 does not know it;
+// TOOLCHAIN.md). The OS support for ymm state is implied by cpu_features' avx2 flag.
+bool cpuid_avxvnni() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return false;
+  return (a >> 4) & 1;
+}
+#endif
 
 const Detected& detected() {
   static const Detected d = [] {
@@ -51,12 +64,21 @@ const Detected& detected() {
     r.report.brand = info.brand_string;
     const bool avx2 = f.avx2 && f.fma3 && f.f16c;
     const bool avx512 = avx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq;
+    const bool avxvnni = avx2 && cpuid_avxvnni();
     r.isa[Q4R_ISA_AVX2] = avx2;
+    r.isa[Q4R_ISA_AVXVNNI] = avxvnni;
     r.isa[Q4R_ISA_AVX512VNNI] = avx512 && f.avx512vnni;
-    r.report.features = {{"avx2", !!f.avx2},         {"fma3", !!f.fma3},
-                         {"f16c", !!f.f16c},         {"avx512f", !!f.avx512f},
-                         {"avx512bw", !!f.avx512bw}, {"avx512vl", !!f.avx512vl},
-                         {"avx512dq", !!f.avx512dq}, {"avx512vnni", !!f.avx512vnni}};
+    r.isa[Q4R_ISA_AVX512VNNI256] = r.isa[Q4R_ISA_AVX512VNNI];
+    r.isa[Q4R_ISA_AVX512VNNI512] = r.isa[Q4R_ISA_AVX512VNNI];
+    r.cpu_class = classify_x86(info.vendor, info.family, info.model);
+    char fm[64];
+    std::snprintf(fm, sizeof fm, "family 0x%x model 0x%x", info.family, info.model);
+    r.report.model = fm;
+    r.report.cpu_class = cpu_class_name(r.cpu_class);
+    r.report.features = {
+        {"avx2", !!f.avx2},         {"fma3", !!f.fma3},         {"f16c", !!f.f16c},
+        {"avxvnni", avxvnni},       {"avx512f", !!f.avx512f},   {"avx512bw", !!f.avx512bw},
+        {"avx512vl", !!f.avx512vl}, {"avx512dq", !!f.avx512dq}, {"avx512vnni", !!f.avx512vnni}};
 #elif defined(Q4R_ARCH_ARM64)
     const cpu_features::Aarch64Info info = cpu_features::GetAarch64Info();
     const cpu_features::Aarch64Features& f = info.features;
@@ -80,51 +102,23 @@ const Detected& detected() {
   return d;
 }
 
-KernelTable build_table(q4r_isa isa) {
-  KernelTable t{};
-  fill_kernels_scalar(&t);
-  KernelTable own{};
-  switch (isa) {
+// The AVX-512 VNNI vector width of this CPU, decided once (class table, else a short probe).
+const VnniWidth& vnni_width() {
+  static const VnniWidth w = [] {
 #if defined(Q4R_KERNELS_X86)
-    case Q4R_ISA_AVX2:
-      fill_kernels_avx2(&own);
-      break;
-    case Q4R_ISA_AVX512VNNI:
-      fill_kernels_avx512vnni(&own);
-      break;
-#endif
-#if defined(Q4R_KERNELS_ARM)
-    case Q4R_ISA_NEON:
-      fill_kernels_neon(&own);
-      break;
-    case Q4R_ISA_DOTPROD:
-      fill_kernels_dotprod(&own);
-      break;
-    case Q4R_ISA_I8MM:
-      fill_kernels_i8mm(&own);
-      break;
-    case Q4R_ISA_SVE256:
-      fill_kernels_sve256(&own);
-      break;
-#endif
-    default:
-      break;
-  }
-  if (own.name) t.name = own.name;
-  // Activation quantizers go together (same rounding for plain rows and interleaved groups).
-  if (own.quant_rows && own.quant_x4[kChunk4] && own.quant_x4[kChunk8]) {
-    t.quant_rows = own.quant_rows;
-    t.quant_x4[kChunk4] = own.quant_x4[kChunk4];
-    t.quant_x4[kChunk8] = own.quant_x4[kChunk8];
-  }
-  for (int w = 0; w < kWeightTypes; ++w) {
-    if (own.plain[w]) t.plain[w] = own.plain[w];
-    for (int l = 0; l < kPackedLayouts; ++l) {
-      if (own.gemv[w][l]) t.gemv[w][l] = own.gemv[w][l];
-      t.gemv_rows[w][l] = own.gemv_rows[w][l];  // optional, and never the scalar one's
-      if (own.gemm[w][l]) t.gemm[w][l] = own.gemm[w][l];
+    if (detected().isa[Q4R_ISA_AVX512VNNI]) {
+      return choose_vnni_width(detected().cpu_class, probe_zmm_dpbusd_speedup);
     }
-  }
+#endif
+    return VnniWidth{false, "no AVX-512 VNNI"};
+  }();
+  return w;
+}
+
+KernelTable build_table(q4r_isa isa) {
+  const KernelSet* set = kernel_set(isa, isa == Q4R_ISA_AVX512VNNI && vnni_width().zmm);
+  KernelTable t = build_kernel_table(set ? *set : *kernel_set(Q4R_ISA_SCALAR, false));
+  t.name = q4r_isa_name(isa);
   return t;
 }
 
@@ -156,7 +150,10 @@ bool isa_compiled(q4r_isa isa) {
       return true;
 #if defined(Q4R_KERNELS_X86)
     case Q4R_ISA_AVX2:
+    case Q4R_ISA_AVXVNNI:
     case Q4R_ISA_AVX512VNNI:
+    case Q4R_ISA_AVX512VNNI256:
+    case Q4R_ISA_AVX512VNNI512:
       return true;
 #endif
 #if defined(Q4R_KERNELS_ARM)
@@ -176,11 +173,27 @@ bool isa_available(q4r_isa isa) {
 }
 
 q4r_isa best_isa() {
-  // Higher enum values within one architecture are strictly better.
-  for (int i = Q4R_ISA_COUNT - 1; i > 0; --i) {
-    if (isa_available(q4r_isa(i))) return q4r_isa(i);
+  // Best first. avx512vnni256 / avx512vnni512 only force a width: avx512vnni runs the chosen one.
+  constexpr q4r_isa kOrder[] = {Q4R_ISA_AVX512VNNI, Q4R_ISA_AVXVNNI, Q4R_ISA_AVX2, Q4R_ISA_SVE256,
+                                Q4R_ISA_I8MM,       Q4R_ISA_DOTPROD, Q4R_ISA_NEON};
+  for (q4r_isa isa : kOrder) {
+    if (isa_available(isa)) return isa;
   }
   return Q4R_ISA_SCALAR;
+}
+
+std::string kernel_choice(q4r_isa isa) {
+  switch (isa) {
+    case Q4R_ISA_AVX512VNNI:
+      return std::string(vnni_width().zmm ? "512-bit" : "256-bit") + " 8x8 GEMV/GEMM; " +
+             vnni_width().reason;
+    case Q4R_ISA_AVX512VNNI512:
+      return "512-bit 8x8 GEMV/GEMM (forced)";
+    case Q4R_ISA_AVX512VNNI256:
+      return "256-bit (forced)";
+    default:
+      return "";
+  }
 }
 
 const KernelTable& kernels_for(q4r_isa isa) {
@@ -224,7 +237,10 @@ q4r_layout preferred_layout(q4r_type type, q4r_isa isa) {
     case Q4R_ISA_NEON:
       return Q4R_LAYOUT_4X4;
     case Q4R_ISA_AVX2:
+    case Q4R_ISA_AVXVNNI:
     case Q4R_ISA_AVX512VNNI:
+    case Q4R_ISA_AVX512VNNI256:
+    case Q4R_ISA_AVX512VNNI512:
       // Measured (docs/KERNELS.md): 8x8 is the fastest x86 layout for both types, GEMV and GEMM
       // (4x8 ties on GEMM, trails on GEMV; 4x4 is 15-30% slower), and it is GGML's x86 layout.
       return Q4R_LAYOUT_8X8;

@@ -31,10 +31,16 @@ inline const KernelTable& active_kernels() {
 
 q4r_layout preferred_layout(q4r_type type, q4r_isa isa);
 
+// Which kernels a level runs on this CPU and why ("512-bit 8x8 GEMV/GEMM; AMD Zen 5 (class
+// table): ..."); empty for levels without a choice.
+std::string kernel_choice(q4r_isa isa);
+
 struct CpuReport {
   std::string arch;                                    // "x86_64" / "aarch64" / other
   std::string vendor;                                  // may be empty
   std::string brand;                                   // may be empty
+  std::string model;                                   // "family 0x1a model 0x2" (x86)
+  std::string cpu_class;                               // kernel_sets.h CpuClass name (x86)
   std::vector<std::pair<std::string, bool>> features;  // the flags the dispatcher reads
 };
 CpuReport cpu_report();

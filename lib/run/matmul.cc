@@ -72,10 +72,17 @@ void run_columns(const KernelTable& kt, q4r_type type, q4r_layout layout, const 
     for (int64_t b0 = c0; b0 < packed_end; b0 += block) {
       const int nc = static_cast<int>(std::min(block, packed_end - b0));
       const uint8_t* wb = w + b0 * w_row_bytes;
+      const int64_t r0 = p.gemm_rows;
+      const GemmPlusRowsFn gemm_plus = kt.gemm_plus_rows[wt][li];
+      if (p.gemm_rows > 0 && rem > 0 && gemm_plus) {
+        // The leftover rows inside the GEMM's pass: no cliff after every multiple of 4.
+        gemm_plus(ki, y + b0, y_stride, wb, ws, static_cast<int>(p.gemm_rows),
+                  ws + r0 * p.row_bytes, static_cast<int>(rem), nc);
+        continue;
+      }
       if (p.gemm_rows > 0) {
         kt.gemm[wt][li](ki, y + b0, y_stride, wb, ws, static_cast<int>(p.gemm_rows), nc);
       }
-      const int64_t r0 = p.gemm_rows;
       if (rem > 0 && gemv_rows) {
         gemv_rows(ki, y + r0 * y_stride + b0, y_stride, wb, ws + r0 * p.row_bytes,
                   static_cast<int>(rem), nc);

@@ -31,8 +31,10 @@
 
 #if defined(Q4R_HAVE_AVX512_EMULATION)
 namespace q4r {
-// kernels/x86/kernels_avx512vnni.cc compiled against SIMDe (tests/avx512_emulated.cc).
+// kernels/x86/kernels_avx512vnni.cc and kernels_avx512vnni512.cc compiled against SIMDe
+// (tests/kernels/avx512_emulated.cc, tests/kernels/avx512vnni512_emulated.cc).
 void fill_kernels_avx512vnni_emulated(KernelTable* t);
+void fill_kernels_avx512vnni512_emulated(KernelTable* t);
 }  // namespace q4r
 #endif
 
@@ -49,12 +51,23 @@ struct NamedTable {
   KernelTable table;
 };
 
-// The merged tables of every available ISA (scalar included: it must match the reference too).
+bool same_kernels(const KernelTable& a, const KernelTable& b) {
+  KernelTable x = a, y = b;
+  x.name = y.name = nullptr;
+  return std::memcmp(&x, &y, sizeof x) == 0;
+}
+
+// The merged tables of every available ISA (scalar included: it must match the reference too);
+// a level whose table equals an earlier one (avx512vnni is avx512vnni256 or avx512vnni512) once.
 std::vector<NamedTable> available_tables() {
   std::vector<NamedTable> out;
   for (int i = 0; i < Q4R_ISA_COUNT; ++i) {
     const q4r_isa isa = q4r_isa(i);
-    if (isa_available(isa)) out.push_back({q4r_isa_name(isa), kernels_for(isa)});
+    if (!isa_available(isa)) continue;
+    const KernelTable& t = kernels_for(isa);
+    bool dup = false;
+    for (const NamedTable& o : out) dup |= same_kernels(o.table, t);
+    if (!dup) out.push_back({q4r_isa_name(isa), t});
   }
   return out;
 }
@@ -284,7 +297,7 @@ void check_gemv(const NamedTable& t) {
 void check_gemm(const NamedTable& t, int k, int nr, int n, Pattern p) {
   for (q4r_type type : kTypes) {
     const auto w = make_weights(n, k, p, 300 + k + nr);
-    const auto a = make_act(nr, k, p, 400 + k + nr);
+    const auto a = make_act(nr + 3, k, p, 400 + k + nr);  // 3 more plain rows for gemm_plus_rows
     const Reference ref = reference(type, w, n, a, nr, k);
     for (q4r_layout layout : kPacked) {
       const auto packed = repack(type, layout, w, n, k);
@@ -296,6 +309,29 @@ void check_gemm(const NamedTable& t, int k, int nr, int n, Pattern p) {
                                                          nr, nc);
       for (int i = 0; i < nr; ++i) {
         for (std::size_t c = nc; c < bs; ++c) EXPECT_TRUE(std::isnan(y[i * bs + c]));
+      }
+      // The GEMM with 1-3 leftover plain rows in the same pass writes exactly what the GEMM and
+      // the multi-row GEMV write.
+      const int li = layout_index(layout), wi = wt_index(type);
+      if (const GemmPlusRowsFn gp = t.table.gemm_plus_rows[wi][li]) {
+        ASSERT_NE(t.table.gemv_rows[wi][li], nullptr);
+        const uint8_t* ar = &a[nr * (k / 32) * kQ8BlockBytes];
+        for (int nrem = 1; nrem <= 3; ++nrem) {
+          std::vector<float> yp((nr + 3) * bs, NAN), yg(nrem * bs, NAN);
+          gp(k, yp.data(), bs, packed.data(), ax4.data(), nr, ar, nrem, nc);
+          t.table.gemv_rows[wi][li](k, yg.data(), bs, packed.data(), ar, nrem, nc);
+          const std::string what = t.name + " gemm_plus_rows " + q4r_type_name(type) +
+                                   " k=" + std::to_string(k) + " nr=" + std::to_string(nr) +
+                                   " nrem=" + std::to_string(nrem) + " " + pattern_name(p);
+          EXPECT_EQ(std::memcmp(yp.data(), y.data(), nr * bs * sizeof(float)), 0) << what;
+          for (int i = 0; i < nrem; ++i) {
+            for (int c = 0; c < nc; ++c) {
+              ASSERT_EQ(yp[(nr + i) * bs + c], yg[i * bs + c]) << what << " row " << i;
+            }
+            for (std::size_t c = nc; c < bs; ++c) EXPECT_TRUE(std::isnan(yp[(nr + i) * bs + c]));
+          }
+          for (std::size_t i = (nr + nrem) * bs; i < yp.size(); ++i) EXPECT_TRUE(std::isnan(yp[i]));
+        }
       }
       expect_near_reference(y.data(), bs, ref, nr, nc, k,
                             t.name + " gemm " + q4r_type_name(type) + " " +
@@ -394,7 +430,7 @@ void check_plain(const NamedTable& t) {
 // bit for bit. The ARM levels compute the same per-block fma(float(isum), dW * dA, acc) (their
 // conversions and scale factors are exact: docs/ARM.md), so they must equal them too.
 bool block_fma_isa(const std::string& name) {
-  return name == "avx2" || name == "avx512vnni" || name == "avx512vnni-emulated" ||
+  return name == "avx2" || name == "avxvnni" || name.rfind("avx512vnni", 0) == 0 ||
          name == "neon" || name == "dotprod" || name == "i8mm" || name == "sve256";
 }
 
@@ -458,6 +494,10 @@ std::vector<NamedTable> tables_under_test() {
   KernelTable e = scalar_table();
   fill_kernels_avx512vnni_emulated(&e);
   t.push_back({"avx512vnni-emulated", e});
+  // The 512-bit file fills only the 8x8 GEMV / GEMV rows / GEMM, over the 256-bit table (as the
+  // dispatcher's avx512vnni512 kernel set does).
+  fill_kernels_avx512vnni512_emulated(&e);
+  t.push_back({"avx512vnni512-emulated", e});
 #endif
   return t;
 }
@@ -490,6 +530,27 @@ TEST(Kernels, Avx512TableOnlyWhenAvailable) {
     GTEST_SKIP() << "AVX-512 VNNI not available here (its logic is tested through SIMDe)";
   }
   EXPECT_STREQ(kernels_for(Q4R_ISA_AVX512VNNI).name, "avx512vnni");
+  // The auto level runs exactly one of the two widths.
+  const KernelTable& t = kernels_for(Q4R_ISA_AVX512VNNI);
+  EXPECT_TRUE(same_kernels(t, kernels_for(Q4R_ISA_AVX512VNNI256)) ||
+              same_kernels(t, kernels_for(Q4R_ISA_AVX512VNNI512)));
+  // 512-bit entries for the 8x8 GEMV and GEMM only; the rest is the 256-bit table's.
+  const KernelTable& k256 = kernels_for(Q4R_ISA_AVX512VNNI256);
+  const KernelTable& k512 = kernels_for(Q4R_ISA_AVX512VNNI512);
+  for (int w = 0; w < kWeightTypes; ++w) {
+    EXPECT_NE(k512.gemm[w][k8x8], k256.gemm[w][k8x8]);
+    EXPECT_NE(k512.gemv[w][k8x8], k256.gemv[w][k8x8]);
+    EXPECT_EQ(k512.gemm[w][k4x8], k256.gemm[w][k4x8]);
+    EXPECT_EQ(k512.plain[w], k256.plain[w]);
+  }
+}
+
+TEST(Kernels, AvxVnniOnlyWhenAvailable) {
+  if (!q4r_isa_available(Q4R_ISA_AVXVNNI)) {
+    EXPECT_EQ(q4r_set_isa(Q4R_ISA_AVXVNNI), Q4R_E_ISA);
+    GTEST_SKIP() << "AVX-VNNI not available here";
+  }
+  EXPECT_STREQ(kernels_for(Q4R_ISA_AVXVNNI).name, "avxvnni");
 }
 
 // ---------------------------------------------------------------- activation quantizers
@@ -501,7 +562,7 @@ TEST(Kernels, QuantizersMatchGoldenAndAgree) {
   } cases[] = {{"n16_k256", 256, {1, 4, 8}}, {"n64_k1024", 1024, {1, 4, 8, 16}}};
   for (const NamedTable& t : available_tables()) {
     ASSERT_TRUE(t.table.quant_rows && t.table.quant_x4[kChunk4] && t.table.quant_x4[kChunk8]);
-    const bool x86 = t.name == "avx2" || t.name == "avx512vnni";
+    const bool x86 = block_fma_isa(t.name);
     for (const auto& c : cases) {
       for (int m : c.ms) {
         const std::string md = std::string(c.dir) + "/m" + std::to_string(m) + "/";
@@ -601,9 +662,15 @@ TEST(Kernels, DriverEveryIsaMatchesExact) {
   std::vector<int64_t> ms;
   for (int64_t m = 1; m <= 17; ++m) ms.push_back(m);
   ms.push_back(33);
+  std::vector<const KernelTable*> done;
   for (int i = 0; i < Q4R_ISA_COUNT; ++i) {
     const q4r_isa isa = q4r_isa(i);
     if (!q4r_isa_available(isa)) continue;
+    // avx512vnni runs the kernels of avx512vnni256 or avx512vnni512: each table once.
+    bool dup = false;
+    for (const KernelTable* d : done) dup |= same_kernels(*d, kernels_for(isa));
+    if (dup) continue;
+    done.push_back(&kernels_for(isa));
     ASSERT_EQ(q4r_set_isa(isa), Q4R_OK);
     for (q4r_type type : kTypes) {
       for (int64_t n : {13, 36, 40}) {  // 13: tails of 1 and 5 rows; 36: a 4-row tail for 8x8
