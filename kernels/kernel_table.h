@@ -84,6 +84,7 @@ double probe_zmm_dpbusd_speedup();
 void fill_kernels_neon(KernelTable* t);
 void fill_kernels_dotprod(KernelTable* t);
 void fill_kernels_i8mm(KernelTable* t);
+void fill_kernels_sve256(KernelTable* t);
 
 }  // namespace q4r
 

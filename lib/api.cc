@@ -26,8 +26,8 @@ constexpr int64_t kMaxDim = int64_t{1} << 31;  // kernels index rows and values 
 
 const char* const kTypeNames[] = {"q4_0", "iq4_nl", "q8_0"};
 const char* const kLayoutNames[] = {"none", "4x4", "4x8", "8x8"};
-const char* const kIsaNames[] = {"scalar", "avx2",    "avx512vnni",    "neon",         "dotprod",
-                                 "i8mm",   "avxvnni", "avx512vnni256", "avx512vnni512"};
+const char* const kIsaNames[] = {"scalar", "avx2",    "avx512vnni",    "neon",          "dotprod",
+                                 "i8mm",   "avxvnni", "avx512vnni256", "avx512vnni512", "sve256"};
 static_assert(sizeof kIsaNames / sizeof kIsaNames[0] == Q4R_ISA_COUNT, "one name per q4r_isa");
 
 int block_bytes(q4r_type t) {
@@ -292,7 +292,7 @@ q4r_status q4r_parse_isa(const char* name, q4r_isa* out) {
   }
   return fail(Q4R_E_ARGUMENT,
               "unknown isa '%s' (scalar, avx2, avxvnni, avx512vnni, avx512vnni256, avx512vnni512, "
-              "neon, dotprod, i8mm)",
+              "neon, dotprod, i8mm, sve256)",
               name);
 }
 

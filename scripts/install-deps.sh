@@ -6,6 +6,7 @@ PACKAGES=(
   cmake ninja-build g++ clang libclang-rt-14-dev clang-format valgrind pkg-config
   libxsimd-dev libcpu-features-dev libgtest-dev libgmock-dev libbenchmark-dev libsimde-dev
   g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+  llvm-19  # llvm-mca-19: the static ARM speed check (scripts/arm-speed.sh), not the tests
   gnuplot-nox python3 python3-numpy python3-pytest python3-pip python3-venv python3-setuptools
   python3-wheel
 )

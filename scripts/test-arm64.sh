@@ -3,7 +3,9 @@
 # and runs the whole test suite under qemu-aarch64 on three emulated CPUs:
 #   cortex-a72  ARMv8.0 NEON only    -> neon kernels (dotprod/i8mm tests skip)
 #   neoverse-n1 NEON + dotprod       -> neon and dotprod kernels
-#   max         dotprod + i8mm + SVE -> every ARM kernel
+#   max         dotprod + i8mm + SVE -> every ARM kernel but sve256 (qemu's SVE is 512 bits here)
+#   max,sve256=on,sve-default-vector-length=32
+#               SVE with a 256-bit vector length -> the sve256 kernels too (dispatched)
 # A kernel the emulated CPU lacks is never dispatched; if one runs anyway, qemu dies with SIGILL
 # and the run fails. Q4R_TEST_QUICK=1 (set by the arm64 test preset) keeps emulated shapes small.
 set -euo pipefail
@@ -14,7 +16,7 @@ cmake --build --preset arm64
 
 cli=build/arm64/tools/q4repack
 status=0
-for cpu in cortex-a72 neoverse-n1 max; do
+for cpu in cortex-a72 neoverse-n1 max max,sve256=on,sve-default-vector-length=32; do
   echo "=== arm64: QEMU_CPU=$cpu"
   if [ -x "$cli" ]; then
     QEMU_CPU=$cpu qemu-aarch64 -L /usr/aarch64-linux-gnu "$cli" info | grep -E "^features|isa selected" || status=1

@@ -26,7 +26,8 @@ int cmd_matmul(int argc, char** argv) {
           .option("input", "X file: M*K float32", true)
           .option("output", "Y file: M*N float32", true)
           .option("isa",
-                  "instruction set (scalar, avx2, avx512vnni, neon, dotprod, i8mm); default: best")
+                  "instruction set (scalar, avx2, avx512vnni, neon, dotprod, i8mm, sve256); "
+                  "default: best")
           .option("threads", "worker threads (default 1; 0 = all cores)")
           .parse(argc, argv);
   const q4r_type type = a.type("type");

@@ -99,9 +99,10 @@ typedef Q4R_ENUM(q4r_isa) {
   Q4R_ISA_I8MM = 5,       /* aarch64: + SMMLA (i8mm) */
   Q4R_ISA_AVXVNNI = 6,    /* x86: AVX2 + FMA + F16C + AVX-VNNI (VEX vpdpbusd), no AVX-512 */
   Q4R_ISA_AVX512VNNI256 = 7, /* x86: Q4R_ISA_AVX512VNNI forced to its 256-bit kernels */
-  Q4R_ISA_AVX512VNNI512 = 8  /* x86: Q4R_ISA_AVX512VNNI forced to its 512-bit kernels */
+  Q4R_ISA_AVX512VNNI512 = 8, /* x86: Q4R_ISA_AVX512VNNI forced to its 512-bit kernels */
+  Q4R_ISA_SVE256 = 9         /* aarch64: + SVE with a 256-bit vector length (Neoverse V1) */
 } q4r_isa;
-#define Q4R_ISA_COUNT 9
+#define Q4R_ISA_COUNT 10
 /* clang-format on */
 
 Q4R_API const char* q4r_type_name(q4r_type type);       /* "q4_0", "iq4_nl", "q8_0" */

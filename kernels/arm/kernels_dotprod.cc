@@ -27,32 +27,43 @@
 namespace q4r {
 namespace {
 
-// Integer dots of 4 columns with activation row M; av = the activation block's 16-byte vectors.
-// Two chains (low and high nibbles) keep SDOT latency off the critical path.
-template <int B, int M>
-inline int32x4_t dot_cols4(const int8x16_t w[8], const int8x16_t* av) {
-  int32x4_t lo = vdupq_n_s32(0);
-  int32x4_t hi = vdupq_n_s32(0);
+// Integer dots of 4 columns with a plain activation block (av = its two 16-byte vectors): one
+// SDOT chain (the loops around it have enough independent chains to hide its latency).
+inline int32x4_t dot_cols4(const int8x16_t w[8], int8x16_t a0, int8x16_t a1) {
+  int32x4_t acc = fresh_zero();
   unroll<0, 4>([&](auto quad) {
     constexpr int T = decltype(quad)::value;
-    constexpr int o_lo = act_offset(B, M, T);
-    constexpr int o_hi = act_offset(B, M, T + 4);
-    lo = vdotq_laneq_s32(lo, w[T], av[o_lo / 16], (o_lo % 16) / 4);
-    hi = vdotq_laneq_s32(hi, w[T + 4], av[o_hi / 16], (o_hi % 16) / 4);
+    acc = vdotq_laneq_s32(acc, w[T], a0, T);
   });
-  return vaddq_s32(lo, hi);
+  unroll<0, 4>([&](auto quad) {
+    constexpr int T = decltype(quad)::value;
+    acc = vdotq_laneq_s32(acc, w[T + 4], a1, T);
+  });
+  return acc;
 }
 
 // ---------------------------------------------------------------- GEMV / GEMM
 template <class W>
-float32x4_t gemv_block_dot(const int8x16_t w[8], const uint8_t* qs) {
-  const int8x16_t av[2] = {vld1q_s8(reinterpret_cast<const int8_t*>(qs)),
-                           vld1q_s8(reinterpret_cast<const int8_t*>(qs + 16))};
-  return to_float<W>(dot_cols4<0, 0>(w, av));
+[[gnu::always_inline]] inline float32x4_t gemv_block_dot(const int8x16_t w[8], const uint8_t* qs) {
+  return to_float<W>(dot_cols4(w, vld1q_s8(reinterpret_cast<const int8_t*>(qs)),
+                               vld1q_s8(reinterpret_cast<const int8_t*>(qs + 16))));
 }
 
-// G groups of 4 activation rows (from group y0) against every column group; the decoded weights
-// of a block serve all 4*G rows (16-row blocking for G = 4, the 4-row tail for G = 1).
+// Row m and quad t of 32-bit lane `lane` of activation vector v (16 bytes at 16v) in a
+// block_q8_0x4 with chunk B: the inverse of act_offset.
+constexpr int lane_row(int B, int v, int lane) {
+  return B == 4 ? lane : (v % 2) * 2 + lane / 2;
+}
+constexpr int lane_quad(int B, int v, int lane) {
+  return B == 4 ? v : (v / 2) * 2 + lane % 2;
+}
+
+// G groups of 4 activation rows (from group y0) against every column group. Per block the 4
+// columns' weights are decoded once for all 4*G rows; each activation vector is loaded once and
+// feeds 4 SDOT (one per lane, i.e. per row for B = 4, per row and quad for B = 8) into 4 fresh
+// int32 chains, one per row. The level uses G = 3 (fill_kernels_dotprod): 12 float accumulators,
+// 8 weights, 4 chains, one activation vector and two scale vectors; G = 4 needs 35 registers and
+// spills in the K-loop (scripts/arm-speed.sh counts stack traffic).
 template <class W, int N, int B, int G>
 void gemm_rows(int nb, float* s, std::size_t bs, const uint8_t* w, const uint8_t* a, int y0,
                int nc) {
@@ -65,19 +76,29 @@ void gemm_rows(int nb, float* s, std::size_t bs, const uint8_t* w, const uint8_t
         const uint8_t* wb = w + (static_cast<int64_t>(x) * nb + l) * kQ4BlockBytes * N;
         int8x16_t wq[8];
         load_weights<W, N, B>(dec, wb + 2 * N, h, wq);
-        const float32x4_t dw = halves4(wb + 8 * h);
-        for (int g = 0; g < G; ++g) {
+        const float32x4_t dw = W::weight_scale(halves4(wb + 8 * h));
+        unroll<0, G>([&](auto group) {  // unrolled: acc[] must stay in registers
+          constexpr int g = decltype(group)::value;
           const uint8_t* ab = a + (static_cast<int64_t>(y0 + g) * nb + l) * kQ8x4BlockBytes;
           const auto* aq = reinterpret_cast<const int8_t*>(ab + 8);
-          int8x16_t av[8];
-          for (int i = 0; i < 8; ++i) av[i] = vld1q_s8(aq + 16 * i);
+          int32x4_t isum[4];
+          for (int m = 0; m < 4; ++m) isum[m] = fresh_zero();
+          unroll<0, 8>([&](auto vec) {
+            constexpr int V = decltype(vec)::value;
+            const int8x16_t av = vld1q_s8(aq + 16 * V);
+            unroll<0, 4>([&](auto ln) {
+              constexpr int L = decltype(ln)::value;
+              constexpr int M = lane_row(B, V, L);
+              isum[M] = vdotq_laneq_s32(isum[M], wq[lane_quad(B, V, L)], av, L);
+            });
+          });
           const float32x4_t da = halves4(ab);
           unroll<0, 4>([&](auto row) {
             constexpr int M = decltype(row)::value;
-            acc[4 * g + M] = vfmaq_f32(acc[4 * g + M], to_float<W>(dot_cols4<B, M>(wq, av)),
-                                       vmulq_laneq_f32(dw, da, M));
+            acc[4 * g + M] =
+                vfmaq_f32(acc[4 * g + M], to_float<W>(isum[M]), vmulq_laneq_f32(dw, da, M));
           });
-        }
+        });
       }
       store_tile<G>(s, bs, y0, x * N + 4 * h, acc);
     }
@@ -89,7 +110,7 @@ template <class W>
 inline int32x4_t plain_partials(const W& dec, const uint8_t* qs, int8x16_t a0, int8x16_t a1) {
   int8x16_t lo, hi;
   dec.decode(vld1q_u8(qs), lo, hi);
-  return vdotq_s32(vdotq_s32(vdupq_n_s32(0), lo, a0), hi, a1);
+  return vdotq_s32(vdotq_s32(fresh_zero(), lo, a0), hi, a1);
 }
 
 template <class W>
@@ -109,16 +130,18 @@ void plain(int k, float* s, std::size_t bs, const void* vw, int nc, const void* 
         const int8x16_t a0 = vld1q_s8(reinterpret_cast<const int8_t*>(ab + 2));
         const int8x16_t a1 = vld1q_s8(reinterpret_cast<const int8_t*>(ab + 18));
         int32x4_t part[4];
-        uint16_t dw[4];
+        uint64_t dw = 0;  // the 4 fp16 scales, gathered in a general register (integer pipes)
         for (int j = 0; j < 4; ++j) {
           const uint8_t* wb = w + (c + j) * wrow + l * kQ4BlockBytes;
           part[j] = plain_partials(dec, wb + 2, a0, a1);
-          std::memcpy(&dw[j], wb, 2);
+          uint16_t h;
+          std::memcpy(&h, wb, 2);
+          dw |= static_cast<uint64_t>(h) << (16 * j);
         }
         const int32x4_t isum =
             vpaddq_s32(vpaddq_s32(part[0], part[1]), vpaddq_s32(part[2], part[3]));
-        const float32x4_t scale =
-            vmulq_n_f32(vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(dw))), half_at(ab));
+        const float32x4_t scale = vmulq_n_f32(
+            W::weight_scale(vcvt_f32_f16(vreinterpret_f16_u16(vcreate_u16(dw)))), half_at(ab));
         sumf = vfmaq_f32(sumf, to_float<W>(isum), scale);
       }
       vst1q_f32(s + m * bs + c, sumf);
@@ -131,8 +154,8 @@ void plain(int k, float* s, std::size_t bs, const void* vw, int nc, const void* 
         const int8x16_t a0 = vld1q_s8(reinterpret_cast<const int8_t*>(ab + 2));
         const int8x16_t a1 = vld1q_s8(reinterpret_cast<const int8_t*>(ab + 18));
         const int32_t isum = vaddvq_s32(plain_partials(dec, wb + 2, a0, a1));
-        const float v = W::kTimes16 ? static_cast<float>(isum) * 0.0625f : static_cast<float>(isum);
-        sumf = __builtin_fmaf(v, half_at(wb) * half_at(ab), sumf);  // as the vector lanes
+        const float v = static_cast<float>(isum) * (1.f / (1 << W::kFracBits));      // exact
+        sumf = __builtin_fmaf(v, W::weight_scale(half_at(wb)) * half_at(ab), sumf);  // as lanes
       }
       s[m * bs + c] = sumf;
     }
@@ -147,12 +170,7 @@ void fill_kernels_dotprod(KernelTable* t) {
   t->plain[kQ4_0] = plain<Q4_0Plain>;
   t->plain[kIQ4_NL] = plain<Iq4nl>;
   fill_gemv_entries<Q4_0Packed, Iq4nl>(t);
-  t->gemm[kQ4_0][k4x4] = gemm<Q4_0Packed, 4, 4>;
-  t->gemm[kQ4_0][k4x8] = gemm<Q4_0Packed, 4, 8>;
-  t->gemm[kQ4_0][k8x8] = gemm<Q4_0Packed, 8, 8>;
-  t->gemm[kIQ4_NL][k4x4] = gemm<Iq4nl, 4, 4>;
-  t->gemm[kIQ4_NL][k4x8] = gemm<Iq4nl, 4, 8>;
-  t->gemm[kIQ4_NL][k8x8] = gemm<Iq4nl, 8, 8>;
+  fill_gemm_entries<Q4_0Packed, Iq4nl, 3>(t);
 }
 
 }  // namespace q4r

@@ -53,31 +53,37 @@ inline void load_pairs(const W& dec, const uint8_t* qs, int h, int8x16_t w[2][4]
   }
 }
 
-// Activation row pairs of one block_q8_0x4 (aq = its 128 quant bytes): a[r][o] = k-octet o of
-// rows 2r (first 8 bytes) and 2r+1.
+// The four 2x2 tiles of one block_q8_0x4 (aq = its 128 quant bytes) against the decoded column
+// pairs w: t[rp][cp] = rows 2rp, 2rp+1 x columns 2cp, 2cp+1, [r.c, r.c+1, r+1.c, r+1.c+1], over
+// the 32 values, in fresh int32 chains. k-octet o of row pair rp is the first / second 16 bytes
+// of the octet's 32 (B = 8) or a zip of the 4-row quads (B = 4); it is loaded right before its
+// four SMMLA, so that only two activation vectors are live.
 template <int B>
-inline void load_row_pairs(const int8_t* aq, int8x16_t a[2][4]) {
-  for (int o = 0; o < 4; ++o) {
+inline void block_tiles(const int8_t* aq, const int8x16_t w[2][4], int32x4_t t[2][2]) {
+  for (int rp = 0; rp < 2; ++rp)
+    for (int cp = 0; cp < 2; ++cp) t[rp][cp] = fresh_zero();
+  unroll<0, 4>([&](auto octet) {
+    constexpr int o = decltype(octet)::value;
+    int8x16_t a[2];
     if constexpr (B == 8) {
-      a[0][o] = vld1q_s8(aq + 32 * o);
-      a[1][o] = vld1q_s8(aq + 32 * o + 16);
+      a[0] = vld1q_s8(aq + 32 * o);
+      a[1] = vld1q_s8(aq + 32 * o + 16);
     } else {
       const int32x4_t q0 = vreinterpretq_s32_s8(vld1q_s8(aq + 32 * o));  // k 8o..8o+3, 4 rows
       const int32x4_t q1 = vreinterpretq_s32_s8(vld1q_s8(aq + 32 * o + 16));
-      a[0][o] = vreinterpretq_s8_s32(vzip1q_s32(q0, q1));
-      a[1][o] = vreinterpretq_s8_s32(vzip2q_s32(q0, q1));
+      a[0] = vreinterpretq_s8_s32(vzip1q_s32(q0, q1));
+      a[1] = vreinterpretq_s8_s32(vzip2q_s32(q0, q1));
     }
-  }
+    for (int rp = 0; rp < 2; ++rp)
+      for (int cp = 0; cp < 2; ++cp) t[rp][cp] = vmmlaq_s32(t[rp][cp], a[rp], w[cp][o]);
+  });
 }
 
-// 2x2 tile of row pair a and column pair w over the 32 values of a block.
-inline int32x4_t tile(const int8x16_t a[4], const int8x16_t w[4]) {
-  int32x4_t t = vmmlaq_s32(vdupq_n_s32(0), a[0], w[0]);
-  t = vmmlaq_s32(t, a[1], w[1]);
-  t = vmmlaq_s32(t, a[2], w[2]);
-  return vmmlaq_s32(t, a[3], w[3]);
-}
-
+// G groups of 4 activation rows (from group y0) against every column group. The float
+// accumulators stay in SMMLA's 2x2 tile form (acc[4g + 2 rp + cp] = rows 2rp, 2rp+1 x columns
+// 2cp, 2cp+1) and are scaled by tile-shaped scale vectors [dw_c da_r, dw_c+1 da_r, dw_c da_r+1,
+// dw_c+1 da_r+1] (the same products as the row form, so the same result); only the store turns
+// tiles into rows. Per block and group: 16 SMMLA, 4 conversions, 4 scale products, 4 FMA.
 template <class W, int N, int B, int G>
 void gemm_rows(int nb, float* s, std::size_t bs, const uint8_t* w, const uint8_t* a, int y0,
                int nc) {
@@ -90,28 +96,36 @@ void gemm_rows(int nb, float* s, std::size_t bs, const uint8_t* w, const uint8_t
         const uint8_t* wb = w + (static_cast<int64_t>(x) * nb + l) * kQ4BlockBytes * N;
         int8x16_t wp[2][4];
         load_pairs<W, N, B>(dec, wb + 2 * N, h, wp);
-        const float32x4_t dw = halves4(wb + 8 * h);
-        for (int g = 0; g < G; ++g) {
+        const float64x2_t dw = vreinterpretq_f64_f32(W::weight_scale(halves4(wb + 8 * h)));
+        // [dw0 dw1 dw0 dw1] and [dw2 dw3 dw2 dw3]
+        const float32x4_t dwp[2] = {vreinterpretq_f32_f64(vdupq_laneq_f64(dw, 0)),
+                                    vreinterpretq_f32_f64(vdupq_laneq_f64(dw, 1))};
+        unroll<0, G>([&](auto group) {  // unrolled: acc[] must stay in registers
+          constexpr int g = decltype(group)::value;
           const uint8_t* ab = a + (static_cast<int64_t>(y0 + g) * nb + l) * kQ8x4BlockBytes;
-          int8x16_t ap[2][4];
-          load_row_pairs<B>(reinterpret_cast<const int8_t*>(ab + 8), ap);
+          int32x4_t tiles[2][2];
+          block_tiles<B>(reinterpret_cast<const int8_t*>(ab + 8), wp, tiles);
           const float32x4_t da = halves4(ab);
-          int32x4_t rows[4];
-          for (int r = 0; r < 2; ++r) {
-            // 64-bit lanes: tile(.,0) = [row 2r: c0 c1 | row 2r+1: c0 c1], tile(.,1) = c2 c3.
-            const int64x2_t t0 = vreinterpretq_s64_s32(tile(ap[r], wp[0]));
-            const int64x2_t t1 = vreinterpretq_s64_s32(tile(ap[r], wp[1]));
-            rows[2 * r] = vreinterpretq_s32_s64(vzip1q_s64(t0, t1));
-            rows[2 * r + 1] = vreinterpretq_s32_s64(vzip2q_s64(t0, t1));
-          }
-          unroll<0, 4>([&](auto row) {
-            constexpr int M = decltype(row)::value;
-            acc[4 * g + M] =
-                vfmaq_f32(acc[4 * g + M], to_float<W>(rows[M]), vmulq_laneq_f32(dw, da, M));
+          // [da0 da0 da1 da1] and [da2 da2 da3 da3]
+          const float32x4_t dap[2] = {vzip1q_f32(da, da), vzip2q_f32(da, da)};
+          unroll<0, 4>([&](auto t) {
+            constexpr int rp = decltype(t)::value / 2, cp = decltype(t)::value % 2;
+            acc[4 * g + 2 * rp + cp] = vfmaq_f32(
+                acc[4 * g + 2 * rp + cp], to_float<W>(tiles[rp][cp]), vmulq_f32(dwp[cp], dap[rp]));
           });
+        });
+      }
+      // Tiles to rows: 64-bit lane rp of tiles (rp, 0) and (rp, 1) form row 2rp + rp-lane.
+      const int col = x * N + 4 * h;
+      for (int g = 0; g < G; ++g) {
+        for (int rp = 0; rp < 2; ++rp) {
+          const float64x2_t t0 = vreinterpretq_f64_f32(acc[4 * g + 2 * rp]);
+          const float64x2_t t1 = vreinterpretq_f64_f32(acc[4 * g + 2 * rp + 1]);
+          float* row = s + static_cast<std::size_t>(4 * (y0 + g) + 2 * rp) * bs + col;
+          vst1q_f32(row, vreinterpretq_f32_f64(vzip1q_f64(t0, t1)));
+          vst1q_f32(row + bs, vreinterpretq_f32_f64(vzip2q_f64(t0, t1)));
         }
       }
-      store_tile<G>(s, bs, y0, x * N + 4 * h, acc);
     }
   }
 }
@@ -121,12 +135,7 @@ void gemm_rows(int nb, float* s, std::size_t bs, const uint8_t* w, const uint8_t
 void fill_kernels_i8mm(KernelTable* t) {
   fill_kernels_dotprod(t);  // GEMV, plain rows and quantizers
   t->name = "i8mm";
-  t->gemm[kQ4_0][k4x4] = gemm<Q4_0Packed, 4, 4>;
-  t->gemm[kQ4_0][k4x8] = gemm<Q4_0Packed, 4, 8>;
-  t->gemm[kQ4_0][k8x8] = gemm<Q4_0Packed, 8, 8>;
-  t->gemm[kIQ4_NL][k4x4] = gemm<Iq4nl, 4, 4>;
-  t->gemm[kIQ4_NL][k4x8] = gemm<Iq4nl, 4, 8>;
-  t->gemm[kIQ4_NL][k8x8] = gemm<Iq4nl, 8, 8>;
+  fill_gemm_entries<Q4_0Packed, Iq4nl, 3>(t);
 }
 
 }  // namespace q4r

@@ -36,6 +36,7 @@ inline int32_t load_i32(const int8_t* p) {
 // ---------------------------------------------------------------- weight decoders (true values)
 struct Q4_0Packed {  // nibbles XORed with 0x88: each is a 4-bit two's-complement value
   static constexpr int kProductsPerI16 = 8;
+  static float32x4_t weight_scale(float32x4_t d) { return d; }  // true values: dW as is
   void decode(uint8x16_t b, int8x16_t& lo, int8x16_t& hi) const {
     const int8x16_t s = vreinterpretq_s8_u8(b);
     lo = vshrq_n_s8(vshlq_n_s8(s, 4), 4);
@@ -49,6 +50,7 @@ struct Q4_0Plain {  // biased nibbles (u - 8): XOR 0x88 in the register, then as
 };
 struct Iq4nl {  // codebook indices: one TBL lookup per nibble
   static constexpr int kProductsPerI16 = 2;
+  static float32x4_t weight_scale(float32x4_t d) { return d; }
   Iq4nl() : table(vld1q_s8(kIq4nlValues)) {}
   int8x16_t table;
   void decode(uint8x16_t b, int8x16_t& lo, int8x16_t& hi) const {
@@ -91,7 +93,7 @@ inline int32x4_t dot_cols4(const int8x16_t w[8], const int8_t* aq) {
 
 // ---------------------------------------------------------------- GEMV / GEMM
 template <class W>
-float32x4_t gemv_block_dot(const int8x16_t w[8], const uint8_t* qs) {
+[[gnu::always_inline]] inline float32x4_t gemv_block_dot(const int8x16_t w[8], const uint8_t* qs) {
   return vcvtq_f32_s32(dot_cols4<W, 0, 0>(w, reinterpret_cast<const int8_t*>(qs)));
 }
 
@@ -287,12 +289,13 @@ void fill_kernels_neon(KernelTable* t) {
   t->plain[kQ4_0] = plain<Q4_0Plain>;
   t->plain[kIQ4_NL] = plain<Iq4nl>;
   fill_gemv_entries<Q4_0Packed, Iq4nl>(t);
-  t->gemm[kQ4_0][k4x4] = gemm<Q4_0Packed, 4, 4>;
-  t->gemm[kQ4_0][k4x8] = gemm<Q4_0Packed, 4, 8>;
-  t->gemm[kQ4_0][k8x8] = gemm<Q4_0Packed, 8, 8>;
-  t->gemm[kIQ4_NL][k4x4] = gemm<Iq4nl, 4, 4>;
-  t->gemm[kIQ4_NL][k4x8] = gemm<Iq4nl, 4, 8>;
-  t->gemm[kIQ4_NL][k8x8] = gemm<Iq4nl, 8, 8>;
+  // Without SDOT every activation quad is broadcast into its own register (8 per row): three rows
+  // of IQ4_NL (table and mask registers) or of an 8x8 block (two 4-column halves) do not fit the
+  // 32 registers and the multi-row loop would spill (scripts/arm-speed.sh). The driver calls the
+  // GEMV per row there instead.
+  t->gemv_rows[kQ4_0][k8x8] = nullptr;
+  for (int l = 0; l < kPackedLayouts; ++l) t->gemv_rows[kIQ4_NL][l] = nullptr;
+  fill_gemm_entries<Q4_0Packed, Iq4nl, 4>(t);
 }
 
 }  // namespace q4r

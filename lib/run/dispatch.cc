@@ -14,11 +14,27 @@
 #define Q4R_ARCH_X86 1
 #elif defined(__aarch64__)
 #include <cpuinfo_aarch64.h>
+#if defined(__linux__)
+#include <sys/prctl.h>
+#endif
 #define Q4R_ARCH_ARM64 1
 #endif
 
 namespace q4r {
 namespace {
+
+#if defined(Q4R_ARCH_ARM64)
+// The SVE vector length in bytes of this thread (0 if unknown). Asked from the kernel (prctl), not
+// with an SVE instruction, so that this baseline file stays free of SVE code.
+int sve_vector_bytes() {
+#if defined(__linux__) && defined(PR_SVE_GET_VL)
+  const int vl = prctl(PR_SVE_GET_VL);
+  return vl < 0 ? 0 : (vl & PR_SVE_VL_LEN_MASK);
+#else
+  return 0;
+#endif
+}
+#endif
 
 struct Detected {
   bool isa[Q4R_ISA_COUNT] = {};
@@ -70,8 +86,13 @@ const Detected& detected() {
     r.isa[Q4R_ISA_NEON] = !!f.asimd;
     r.isa[Q4R_ISA_DOTPROD] = f.asimd && f.asimddp;
     r.isa[Q4R_ISA_I8MM] = f.asimd && f.asimddp && f.i8mm;
-    r.report.features = {{"asimd", !!f.asimd}, {"asimddp", !!f.asimddp}, {"i8mm", !!f.i8mm},
-                         {"sve", !!f.sve},     {"sve2", !!f.sve2},       {"bf16", !!f.bf16}};
+    // The sve256 kernels use fixed 256-bit vectors: only for exactly that length (other lengths
+    // keep the i8mm / dotprod kernels).
+    const int sve_bytes = f.sve ? sve_vector_bytes() : 0;
+    r.isa[Q4R_ISA_SVE256] = r.isa[Q4R_ISA_I8MM] && f.sve && sve_bytes == 32;
+    r.report.features = {{"asimd", !!f.asimd},       {"asimddp", !!f.asimddp}, {"i8mm", !!f.i8mm},
+                         {"sve", !!f.sve},           {"sve2", !!f.sve2},       {"bf16", !!f.bf16},
+                         {"sve256", sve_bytes == 32}};
 #else
     r.report.arch = "other";
 #endif
@@ -139,6 +160,7 @@ bool isa_compiled(q4r_isa isa) {
     case Q4R_ISA_NEON:
     case Q4R_ISA_DOTPROD:
     case Q4R_ISA_I8MM:
+    case Q4R_ISA_SVE256:
       return true;
 #endif
     default:
@@ -152,7 +174,7 @@ bool isa_available(q4r_isa isa) {
 
 q4r_isa best_isa() {
   // Best first. avx512vnni256 / avx512vnni512 only force a width: avx512vnni runs the chosen one.
-  constexpr q4r_isa kOrder[] = {Q4R_ISA_AVX512VNNI, Q4R_ISA_AVXVNNI, Q4R_ISA_AVX2,
+  constexpr q4r_isa kOrder[] = {Q4R_ISA_AVX512VNNI, Q4R_ISA_AVXVNNI, Q4R_ISA_AVX2, Q4R_ISA_SVE256,
                                 Q4R_ISA_I8MM,       Q4R_ISA_DOTPROD, Q4R_ISA_NEON};
   for (q4r_isa isa : kOrder) {
     if (isa_available(isa)) return isa;
@@ -207,6 +229,8 @@ q4r_status set_active_isa(q4r_isa isa) {
 q4r_layout preferred_layout(q4r_type type, q4r_isa isa) {
   (void)type;
   switch (isa) {
+    case Q4R_ISA_SVE256:
+      return Q4R_LAYOUT_8X8;  // GGML's layout there too; the only one with SVE kernels
     case Q4R_ISA_I8MM:
       return Q4R_LAYOUT_4X8;
     case Q4R_ISA_DOTPROD:

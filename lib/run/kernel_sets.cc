@@ -127,6 +127,14 @@ const KernelSet kSets[] = {
      {fill_kernels_i8mm},
      {fill_kernels_i8mm},
      {fill_kernels_i8mm}},
+    // 8x8 from the SVE 256 file, everything else from i8mm (fill_kernels_sve256 stacks on it).
+    {Q4R_ISA_SVE256,
+     "sve256",
+     {fill_kernels_sve256},
+     {fill_kernels_sve256},
+     {fill_kernels_sve256},
+     {fill_kernels_sve256},
+     {fill_kernels_sve256}},
 };
 #else
 const KernelSet kSets[] = {{Q4R_ISA_SCALAR, "scalar", {}, {}, {}, {}, {}}};

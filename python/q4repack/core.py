@@ -24,7 +24,8 @@ WEIGHT_TYPES = ("q4_0", "iq4_nl")
 #: Layouts: plain GGML blocks ("none", also spelled "plain") and the three interleaved ones.
 LAYOUTS = ("none", "4x4", "4x8", "8x8")
 #: Every instruction set the library knows (see available_isas() for this machine's).
-ISAS = ("scalar", "avx2", "avx512vnni", "neon", "dotprod", "i8mm")
+ISAS = ("scalar", "avx2", "avx512vnni", "neon", "dotprod", "i8mm", "avxvnni", "avx512vnni256",
+        "avx512vnni512", "sve256")  # in q4r_isa order
 #: Values per block (k must be a multiple of it).
 BLOCK_VALUES = 32
 _BLOCK_BYTES = {"q4_0": 18, "iq4_nl": 18, "q8_0": 34}

@@ -1,7 +1,7 @@
-// Every compiled ARM kernel level (neon, dotprod, i8mm) that the CPU (or the emulated CPU under
-// qemu) supports, against an exact double-precision dot product and against the scalar kernels.
-// Levels the CPU lacks are skipped: the dispatcher never picks them, and running them would be a
-// SIGILL. Q4R_TEST_QUICK=1 (set for emulated runs) trims the shapes.
+// Every compiled ARM kernel level (neon, dotprod, i8mm, sve256) that the CPU (or the emulated CPU
+// under qemu) supports, against an exact double-precision dot product and against the scalar
+// kernels. Levels the CPU lacks are skipped: the dispatcher never picks them, and running them
+// would be a SIGILL. Q4R_TEST_QUICK=1 (set for emulated runs) trims the shapes.
 //
 // Tolerance: the integer dot of each block is exact; the float sum over k/32 blocks of
 // isum * dW * dA is rounded per block (product, then add or FMA) in kernel-specific order, so the
@@ -33,7 +33,7 @@ bool quick() {
   return e && *e && std::strcmp(e, "0") != 0;
 }
 
-const q4r_isa kArmIsas[] = {Q4R_ISA_NEON, Q4R_ISA_DOTPROD, Q4R_ISA_I8MM};
+const q4r_isa kArmIsas[] = {Q4R_ISA_NEON, Q4R_ISA_DOTPROD, Q4R_ISA_I8MM, Q4R_ISA_SVE256};
 
 class ArmKernels : public ::testing::TestWithParam<q4r_isa> {
  protected:
