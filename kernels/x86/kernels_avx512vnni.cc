@@ -9,9 +9,9 @@
 //
 // The activation quantizers are the AVX2 ones (every AVX-512 CPU has AVX2; quant_x86.h).
 //
-// Test-only emulation: compiled with Q4R_EMULATE_AVX512 (tests/kernels/avx512_emulated.cc), the same code
-// builds against SIMDe with baseline flags (avx512_intrinsics.h), so the VNNI logic is tested on
-// CPUs without AVX-512.
+// Test-only emulation: compiled with Q4R_EMULATE_AVX512 (tests/kernels/avx512_emulated.cc), the
+// same code builds against SIMDe with baseline flags (avx512_intrinsics.h), so the VNNI logic is
+// tested on CPUs without AVX-512.
 #include "x86/avx512_intrinsics.h"
 #if defined(Q4R_EMULATE_AVX512)
 #define Q4R_AVX512_FILL fill_kernels_avx512vnni_emulated
