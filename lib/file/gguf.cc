@@ -42,29 +42,6 @@ const TypeInfo kGgmlTypes[] = {
 };
 constexpr uint32_t kGgmlTypeCount = sizeof kGgmlTypes / sizeof kGgmlTypes[0];
 
-// Size of a scalar GGUF value type; 0 for string, array and invalid ids.
-int scalar_size(uint32_t type) {
-  switch (type) {
-    case kGgufU8:
-    case kGgufI8:
-    case kGgufBool:
-      return 1;
-    case kGgufU16:
-    case kGgufI16:
-      return 2;
-    case kGgufU32:
-    case kGgufI32:
-    case kGgufF32:
-      return 4;
-    case kGgufU64:
-    case kGgufI64:
-    case kGgufF64:
-      return 8;
-    default:
-      return 0;
-  }
-}
-
 bool valid_value_type(uint32_t type) {
   return type <= kGgufF64;
 }
@@ -77,7 +54,7 @@ uint64_t load_le(const uint8_t* p, int bytes) {
 
 // Scalar payload as GgufValue::bits: signed types sign-extended.
 uint64_t scalar_bits(uint32_t type, const uint8_t* p) {
-  const uint64_t raw = load_le(p, scalar_size(type));
+  const uint64_t raw = load_le(p, gguf_scalar_size(type));
   switch (type) {
     case kGgufI8:
       return static_cast<uint64_t>(int64_t(int8_t(raw)));
@@ -182,7 +159,7 @@ class Reader {
 q4r_status parse_value(Reader& r, uint32_t type, int depth, const char* what, GgufValue* out) {
   out->type = type;
   const uint64_t at = r.file_pos();
-  if (const int size = scalar_size(type)) {
+  if (const int size = gguf_scalar_size(type)) {
     if (q4r_status s = r.need(size, what)) return s;
     out->bits = scalar_bits(type, r.here());
     if (type == kGgufBool && out->bits > 1) {
@@ -212,7 +189,7 @@ q4r_status parse_value(Reader& r, uint32_t type, int depth, const char* what, Gg
   const uint64_t count_at = r.file_pos();
   if (q4r_status s = r.u64(&out->count, what)) return s;
   // Every element takes at least this many bytes, so the count is bounded by the bytes left.
-  const int elem_size = scalar_size(out->elem_type);
+  const int elem_size = gguf_scalar_size(out->elem_type);
   const uint64_t min_elem = elem_size ? elem_size : out->elem_type == kGgufString ? 8 : 12;
   if (out->count > r.remaining() / min_elem) {
     return fail(
@@ -325,6 +302,29 @@ std::string string_json(std::string_view s) {
 
 }  // namespace
 
+// Size of a scalar GGUF value type; 0 for string, array and invalid ids.
+int gguf_scalar_size(uint32_t type) {
+  switch (type) {
+    case kGgufU8:
+    case kGgufI8:
+    case kGgufBool:
+      return 1;
+    case kGgufU16:
+    case kGgufI16:
+      return 2;
+    case kGgufU32:
+    case kGgufI32:
+    case kGgufF32:
+      return 4;
+    case kGgufU64:
+    case kGgufI64:
+    case kGgufF64:
+      return 8;
+    default:
+      return 0;
+  }
+}
+
 const char* gguf_type_name(uint32_t type) {
   static const char* const kNames[] = {"u8",   "i8",  "u16", "i16", "u32", "i32", "f32",
                                        "bool", "str", "arr", "u64", "i64", "f64"};
@@ -384,7 +384,7 @@ double GgufValue::as_f64() const {
 GgufValue GgufValue::element(uint64_t i) const {
   GgufValue v;
   if (type != kGgufArray || i >= count) return v;
-  if (const int size = scalar_size(elem_type)) {
+  if (const int size = gguf_scalar_size(elem_type)) {
     v.type = elem_type;
     v.bits = scalar_bits(elem_type, elems + i * size);
     return v;

@@ -37,6 +37,8 @@ enum GgufType : uint32_t {
 };
 // "u8", "i8", ..., "str", "arr", "u64", ...; "?" for anything else.
 const char* gguf_type_name(uint32_t type);
+// Bytes of a scalar GGUF value type; 0 for string, array and unknown ids.
+int gguf_scalar_size(uint32_t type);
 
 // GGML tensor type ids used by this library.
 constexpr uint32_t kGgmlTypeF32 = 0;

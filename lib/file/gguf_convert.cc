@@ -22,23 +22,11 @@ namespace {
 constexpr uint64_t kFileTypeQ4_0 = 2;
 constexpr uint64_t kFileTypeQ4_0_4x4 = 33, kFileTypeQ4_0_8x8 = 35;
 
-int scalar_bytes(uint32_t gguf_type) {
-  switch (gguf_type) {
-    case kGgufU8:
-    case kGgufI8:
-      return 1;
-    case kGgufU16:
-    case kGgufI16:
-      return 2;
-    case kGgufU32:
-    case kGgufI32:
-      return 4;
-    case kGgufU64:
-    case kGgufI64:
-      return 8;
-    default:
-      return 0;  // not an integer
-  }
+// Bytes of an integer GGUF value (general.file_type is written as u32 or i32 in the wild); 0 for
+// anything that is not an integer.
+int integer_bytes(uint32_t gguf_type) {
+  const bool non_integer = gguf_type == kGgufF32 || gguf_type == kGgufF64 || gguf_type == kGgufBool;
+  return non_integer ? 0 : gguf_scalar_size(gguf_type);
 }
 
 void store_le(uint8_t* p, uint64_t v, int bytes) {
@@ -248,7 +236,7 @@ q4r_status plan_conversion(const GgufFile& in, ConvertPlan* plan) {
       plan->items.begin(), plan->items.end(),
       [](const ConvertPlan::Item& a, const ConvertPlan::Item& b) { return a.offset < b.offset; });
   if (const GgufKv* ft = in.find("general.file_type")) {
-    const int bytes = scalar_bytes(ft->value.type);
+    const int bytes = integer_bytes(ft->value.type);
     const uint64_t v = ft->value.as_u64();
     if (bytes && v >= kFileTypeQ4_0_4x4 && v <= kFileTypeQ4_0_8x8) {
       // The value follows the key (u64 length + bytes) and the u32 value type.
