@@ -43,7 +43,13 @@ inline int32x4_t dot_cols4(const int8x16_t w[8], int8x16_t a0, int8x16_t a1) {
 }
 
 // ---------------------------------------------------------------- GEMV / GEMM
-template <class W>
+template <class W, int N, int B, int R>
+[[gnu::always_inline]] inline void gemv_weights(const W& dec, const uint8_t* qs, int h,
+                                                int8x16_t w[8]) {
+  load_weights<W, N, B>(dec, qs, h, w);  // column quads: SDOT by element needs no broadcast
+}
+
+template <class W, int B, int R>
 [[gnu::always_inline]] inline float32x4_t gemv_block_dot(const int8x16_t w[8], const uint8_t* qs) {
   return to_float<W>(dot_cols4(w, vld1q_s8(reinterpret_cast<const int8_t*>(qs)),
                                vld1q_s8(reinterpret_cast<const int8_t*>(qs + 16))));

@@ -91,12 +91,89 @@ inline int32x4_t dot_cols4(const int8x16_t w[8], const int8_t* aq) {
   }
 }
 
-// ---------------------------------------------------------------- GEMV / GEMM
-template <class W>
-[[gnu::always_inline]] inline float32x4_t gemv_block_dot(const int8x16_t w[8], const uint8_t* qs) {
-  return vcvtq_f32_s32(dot_cols4<W, 0, 0>(w, reinterpret_cast<const int8_t*>(qs)));
+// ---------------------------------------------------------------- GEMV
+// Mostly on columns, not column quads: column j's 16 quant bytes in one vector (byte i = values i
+// and 16 + i, as in a plain block), multiplied lane by lane with the activation block as loaded.
+// Column quads need each activation quad broadcast into its own register (8 per row): for 2-3
+// rows that costs more than the transpose and does not fit the registers, and for IQ4_NL and the
+// B = 8 layouts (4 ZIPs per block instead of 4 UZPs) it costs more already for one row. Only
+// Q4_0 4x4 with one row keeps the quads (no transpose; the int16 lanes there hold 8 products).
+template <class W, int B, int R>
+constexpr bool kGemvQuads = W::kProductsPerI16 >= 8 && B == 4 && R == 1;
+
+template <int N, int B>
+inline void load_columns(const uint8_t* qs, int h, uint8x16_t c[4]) {
+  if constexpr (B == 4) {  // a 4x4 transpose of the 32-bit lanes of the column quads
+    static_assert(N == 4, "chunk 4 exists only for 4 rows");
+    uint32x4_t q[4];
+    for (int i = 0; i < 4; ++i) q[i] = vreinterpretq_u32_u8(vld1q_u8(qs + 16 * i));
+    const uint64x2_t t0 = vreinterpretq_u64_u32(vtrn1q_u32(q[0], q[1]));
+    const uint64x2_t t1 = vreinterpretq_u64_u32(vtrn2q_u32(q[0], q[1]));
+    const uint64x2_t t2 = vreinterpretq_u64_u32(vtrn1q_u32(q[2], q[3]));
+    const uint64x2_t t3 = vreinterpretq_u64_u32(vtrn2q_u32(q[2], q[3]));
+    c[0] = vreinterpretq_u8_u64(vtrn1q_u64(t0, t2));
+    c[1] = vreinterpretq_u8_u64(vtrn1q_u64(t1, t3));
+    c[2] = vreinterpretq_u8_u64(vtrn2q_u64(t0, t2));
+    c[3] = vreinterpretq_u8_u64(vtrn2q_u64(t1, t3));
+  } else {  // B = 8: bytes 0-7 of columns (0,1) and (2,3), then bytes 8-15 of the same pairs
+    const uint8_t* p = qs + 32 * h;
+    const uint64x2_t c01_lo = vreinterpretq_u64_u8(vld1q_u8(p));
+    const uint64x2_t c23_lo = vreinterpretq_u64_u8(vld1q_u8(p + 16));
+    const uint64x2_t c01_hi = vreinterpretq_u64_u8(vld1q_u8(p + 8 * N));
+    const uint64x2_t c23_hi = vreinterpretq_u64_u8(vld1q_u8(p + 8 * N + 16));
+    c[0] = vreinterpretq_u8_u64(vzip1q_u64(c01_lo, c01_hi));
+    c[1] = vreinterpretq_u8_u64(vzip2q_u64(c01_lo, c01_hi));
+    c[2] = vreinterpretq_u8_u64(vzip1q_u64(c23_lo, c23_hi));
+    c[3] = vreinterpretq_u8_u64(vzip2q_u64(c23_lo, c23_hi));
+  }
 }
 
+// Columns: w[2j] = values 0..15 of column 4h+j, w[2j+1] = values 16..31. Quads: load_weights.
+template <class W, int N, int B, int R>
+[[gnu::always_inline]] inline void gemv_weights(const W& dec, const uint8_t* qs, int h,
+                                                int8x16_t w[8]) {
+  if constexpr (kGemvQuads<W, B, R>) {
+    load_weights<W, N, B>(dec, qs, h, w);
+  } else {
+    uint8x16_t c[4];
+    load_columns<N, B>(qs, h, c);
+    for (int j = 0; j < 4; ++j) dec.decode(c[j], w[2 * j], w[2 * j + 1]);
+  }
+}
+
+template <class W, int B, int R>
+[[gnu::always_inline]] inline float32x4_t gemv_block_dot(const int8x16_t w[8], const uint8_t* qs) {
+  if constexpr (kGemvQuads<W, B, R>) {
+    return vcvtq_f32_s32(dot_cols4<W, 0, 0>(w, reinterpret_cast<const int8_t*>(qs)));
+  }
+  const int8x16_t a0 = vld1q_s8(reinterpret_cast<const int8_t*>(qs));
+  const int8x16_t a1 = vld1q_s8(reinterpret_cast<const int8_t*>(qs + 16));
+  if constexpr (W::kProductsPerI16 >= 8) {
+    // 4 products per int16 lane per column, 8 after the first pairwise add, 16 after the second
+    // (16 * 8 * 128 <= 16384), then widened: lane j = column j.
+    int16x8_t col[4];
+    for (int j = 0; j < 4; ++j) {
+      int16x8_t p = vmull_s8(vget_low_s8(w[2 * j]), vget_low_s8(a0));
+      p = vmlal_high_s8(p, w[2 * j], a0);
+      p = vmlal_s8(p, vget_low_s8(w[2 * j + 1]), vget_low_s8(a1));
+      col[j] = vmlal_high_s8(p, w[2 * j + 1], a1);
+    }
+    const int16x8_t c0123 = vpaddq_s16(vpaddq_s16(col[0], col[1]), vpaddq_s16(col[2], col[3]));
+    return vcvtq_f32_s32(vpaddlq_s16(c0123));
+  } else {
+    int32x4_t col[4];
+    for (int j = 0; j < 4; ++j) {  // two products per int16 lane
+      int16x8_t lo = vmull_s8(vget_low_s8(w[2 * j]), vget_low_s8(a0));
+      lo = vmlal_s8(lo, vget_low_s8(w[2 * j + 1]), vget_low_s8(a1));
+      int16x8_t hi = vmull_high_s8(w[2 * j], a0);
+      hi = vmlal_high_s8(hi, w[2 * j + 1], a1);
+      col[j] = vpadalq_s16(vpaddlq_s16(lo), hi);
+    }
+    return vcvtq_f32_s32(vpaddq_s32(vpaddq_s32(col[0], col[1]), vpaddq_s32(col[2], col[3])));
+  }
+}
+
+// ---------------------------------------------------------------- GEMM
 // G groups of 4 activation rows (starting at group y0) against every column group: weights are
 // decoded once per block and used for 4*G rows.
 template <class W, int N, int B, int G>
@@ -289,12 +366,6 @@ void fill_kernels_neon(KernelTable* t) {
   t->plain[kQ4_0] = plain<Q4_0Plain>;
   t->plain[kIQ4_NL] = plain<Iq4nl>;
   fill_gemv_entries<Q4_0Packed, Iq4nl>(t);
-  // Without SDOT every activation quad is broadcast into its own register (8 per row): three rows
-  // of IQ4_NL (table and mask registers) or of an 8x8 block (two 4-column halves) do not fit the
-  // 32 registers and the multi-row loop would spill (scripts/arm-speed.sh). The driver calls the
-  // GEMV per row there instead.
-  t->gemv_rows[kQ4_0][k8x8] = nullptr;
-  for (int l = 0; l < kPackedLayouts; ++l) t->gemv_rows[kIQ4_NL][l] = nullptr;
   fill_gemm_entries<Q4_0Packed, Iq4nl, 4>(t);
 }
 
