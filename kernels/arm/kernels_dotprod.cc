@@ -112,60 +112,30 @@ void gemm_rows(int nb, float* s, std::size_t bs, const uint8_t* w, const uint8_t
 }
 
 // ---------------------------------------------------------------- plain rows
+// One SDOT chain per weight row (4 int32 partials), started at -off_sum / 4 in every lane (an
+// integer DUP, no vector micro-op), so that the 4 partials sum to the dot minus off_sum.
 template <class W>
-inline int32x4_t plain_partials(const W& dec, const uint8_t* qs, int8x16_t a0, int8x16_t a1) {
+inline int32x4_t plain_partials(const W& dec, const uint8_t* qs, int8x16_t a0, int8x16_t a1,
+                                int32_t off_sum) {
+  static_assert(W::kOffset % 4 == 0, "off_sum / 4 must be exact (a shift)");
   int8x16_t lo, hi;
   dec.decode(vld1q_u8(qs), lo, hi);
-  return vdotq_s32(vdotq_s32(fresh_zero(), lo, a0), hi, a1);
+  const int32x4_t start = W::kOffset != 0 ? fresh_dup(-(off_sum >> 2)) : fresh_zero();
+  return vdotq_s32(vdotq_s32(start, lo, a0), hi, a1);
 }
 
 template <class W>
-void plain(int k, float* s, std::size_t bs, const void* vw, int nc, const void* va, int nr) {
-  const int nb = k / kBlockValues;
-  const int64_t wrow = static_cast<int64_t>(nb) * kQ4BlockBytes;
-  const auto* w = static_cast<const uint8_t*>(vw);
-  const auto* a = static_cast<const uint8_t*>(va);
-  const W dec;
-  for (int m = 0; m < nr; ++m) {
-    const uint8_t* arow = a + static_cast<int64_t>(m) * nb * kQ8BlockBytes;
-    int c = 0;
-    for (; c + 4 <= nc; c += 4) {
-      float32x4_t sumf = vdupq_n_f32(0.f);
-      for (int l = 0; l < nb; ++l) {
-        const uint8_t* ab = arow + l * kQ8BlockBytes;
-        const int8x16_t a0 = vld1q_s8(reinterpret_cast<const int8_t*>(ab + 2));
-        const int8x16_t a1 = vld1q_s8(reinterpret_cast<const int8_t*>(ab + 18));
-        int32x4_t part[4];
-        uint64_t dw = 0;  // the 4 fp16 scales, gathered in a general register (integer pipes)
-        for (int j = 0; j < 4; ++j) {
-          const uint8_t* wb = w + (c + j) * wrow + l * kQ4BlockBytes;
-          part[j] = plain_partials(dec, wb + 2, a0, a1);
-          uint16_t h;
-          std::memcpy(&h, wb, 2);
-          dw |= static_cast<uint64_t>(h) << (16 * j);
-        }
-        const int32x4_t isum =
-            vpaddq_s32(vpaddq_s32(part[0], part[1]), vpaddq_s32(part[2], part[3]));
-        const float32x4_t scale = vmulq_n_f32(
-            W::weight_scale(vcvt_f32_f16(vreinterpret_f16_u16(vcreate_u16(dw)))), half_at(ab));
-        sumf = vfmaq_f32(sumf, to_float<W>(isum), scale);
-      }
-      vst1q_f32(s + m * bs + c, sumf);
-    }
-    for (; c < nc; ++c) {
-      float sumf = 0.f;
-      for (int l = 0; l < nb; ++l) {
-        const uint8_t* ab = arow + l * kQ8BlockBytes;
-        const uint8_t* wb = w + c * wrow + l * kQ4BlockBytes;
-        const int8x16_t a0 = vld1q_s8(reinterpret_cast<const int8_t*>(ab + 2));
-        const int8x16_t a1 = vld1q_s8(reinterpret_cast<const int8_t*>(ab + 18));
-        const int32_t isum = vaddvq_s32(plain_partials(dec, wb + 2, a0, a1));
-        const float v = static_cast<float>(isum) * (1.f / (1 << W::kFracBits));      // exact
-        sumf = __builtin_fmaf(v, W::weight_scale(half_at(wb)) * half_at(ab), sumf);  // as lanes
-      }
-      s[m * bs + c] = sumf;
-    }
-  }
+[[gnu::always_inline]] inline int32x4_t plain_block4(const W& dec, const uint8_t* qs, int64_t wrow,
+                                                     int8x16_t a0, int8x16_t a1, int32_t off_sum) {
+  int32x4_t part[4];
+  for (int j = 0; j < 4; ++j) part[j] = plain_partials(dec, qs + j * wrow, a0, a1, off_sum);
+  return vpaddq_s32(vpaddq_s32(part[0], part[1]), vpaddq_s32(part[2], part[3]));
+}
+
+template <class W>
+[[gnu::always_inline]] inline int32_t plain_block1(const W& dec, const uint8_t* qs, int8x16_t a0,
+                                                   int8x16_t a1, int32_t off_sum) {
+  return vaddvq_s32(plain_partials(dec, qs, a0, a1, off_sum));
 }
 
 }  // namespace

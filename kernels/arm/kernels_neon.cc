@@ -34,23 +34,33 @@ inline int32_t load_i32(const int8_t* p) {
 }
 
 // ---------------------------------------------------------------- weight decoders (true values)
-struct Q4_0Packed {  // nibbles XORed with 0x88: each is a 4-bit two's-complement value
+// True values: the dots are the true integer dots (kFracBits 0) and dW is used as is.
+struct TrueValues {
+  static constexpr int kFracBits = 0;
+  static float32x4_t weight_scale(float32x4_t d) { return d; }
+  static float weight_scale(float d) { return d; }
+};
+struct Q4_0Packed : TrueValues {  // nibbles XORed with 0x88: each is a 4-bit two's-complement value
   static constexpr int kProductsPerI16 = 8;
-  static float32x4_t weight_scale(float32x4_t d) { return d; }  // true values: dW as is
   void decode(uint8x16_t b, int8x16_t& lo, int8x16_t& hi) const {
     const int8x16_t s = vreinterpretq_s8_u8(b);
     lo = vshrq_n_s8(vshlq_n_s8(s, 4), 4);
     hi = vshrq_n_s8(s, 4);
   }
 };
-struct Q4_0Plain {  // biased nibbles (u - 8): XOR 0x88 in the register, then as above
+// Plain (un-repacked) Q4_0: the stored nibbles u = q + 8 (0..15) as they are; the plain kernel
+// subtracts 8 * sum(a) from the int32 dot (kOffset; dot(q, a) = dot(u, a) - 8 * sum(a), exact).
+// An int16 lane holds 16 products u * a (16 * 15 * 128 = 30720).
+struct Q4_0Plain : TrueValues {
+  static constexpr int kOffset = 8;
   void decode(uint8x16_t b, int8x16_t& lo, int8x16_t& hi) const {
-    Q4_0Packed().decode(veorq_u8(b, vdupq_n_u8(kQ4_0RepackXor)), lo, hi);
+    lo = vreinterpretq_s8_u8(vandq_u8(b, vdupq_n_u8(0x0F)));
+    hi = vreinterpretq_s8_u8(vshrq_n_u8(b, 4));
   }
 };
-struct Iq4nl {  // codebook indices: one TBL lookup per nibble
+struct Iq4nl : TrueValues {  // codebook indices: one TBL lookup per nibble
   static constexpr int kProductsPerI16 = 2;
-  static float32x4_t weight_scale(float32x4_t d) { return d; }
+  static constexpr int kOffset = 0;
   Iq4nl() : table(vld1q_s8(kIq4nlValues)) {}
   int8x16_t table;
   void decode(uint8x16_t b, int8x16_t& lo, int8x16_t& hi) const {
@@ -89,6 +99,31 @@ inline int32x4_t dot_cols4(const int8x16_t w[8], const int8_t* aq) {
     }
     return vpaddq_s32(acc_lo, acc_hi);
   }
+}
+
+// Products of one block's weights (lo = values 0..15, hi = 16..31 of one column or plain row)
+// with an activation block (a0, a1), laid out lane by lane. dot4_i16: 4 products per int16 lane
+// (for weights with |w * a| <= 2048: up to 16 per lane after two pairwise adds). dot2_i32: two
+// per int16 lane, widened to 4 int32 partials (IQ4_NL: |w * a| <= 127 * 128).
+inline int16x8_t dot4_i16(int8x16_t lo, int8x16_t hi, int8x16_t a0, int8x16_t a1) {
+  int16x8_t p = vmull_s8(vget_low_s8(lo), vget_low_s8(a0));
+  p = vmlal_high_s8(p, lo, a0);
+  p = vmlal_s8(p, vget_low_s8(hi), vget_low_s8(a1));
+  return vmlal_high_s8(p, hi, a1);
+}
+inline int32x4_t dot2_i32(int8x16_t lo, int8x16_t hi, int8x16_t a0, int8x16_t a1) {
+  int16x8_t p = vmull_s8(vget_low_s8(lo), vget_low_s8(a0));
+  p = vmlal_s8(p, vget_low_s8(hi), vget_low_s8(a1));
+  int16x8_t q = vmull_high_s8(lo, a0);
+  q = vmlal_high_s8(q, hi, a1);
+  return vpadalq_s16(vpaddlq_s16(p), q);
+}
+// Lane j = the sum of the lanes of column j's products (two or three pairwise adds).
+inline int32x4_t fold4(const int16x8_t c[4]) {
+  return vpaddlq_s16(vpaddq_s16(vpaddq_s16(c[0], c[1]), vpaddq_s16(c[2], c[3])));
+}
+inline int32x4_t fold4(const int32x4_t c[4]) {
+  return vpaddq_s32(vpaddq_s32(c[0], c[1]), vpaddq_s32(c[2], c[3]));
 }
 
 // ---------------------------------------------------------------- GEMV
@@ -148,28 +183,14 @@ template <class W, int B, int R>
   }
   const int8x16_t a0 = vld1q_s8(reinterpret_cast<const int8_t*>(qs));
   const int8x16_t a1 = vld1q_s8(reinterpret_cast<const int8_t*>(qs + 16));
-  if constexpr (W::kProductsPerI16 >= 8) {
-    // 4 products per int16 lane per column, 8 after the first pairwise add, 16 after the second
-    // (16 * 8 * 128 <= 16384), then widened: lane j = column j.
+  if constexpr (W::kProductsPerI16 >= 8) {  // 16 products per int16 lane: 16 * 8 * 128 = 16384
     int16x8_t col[4];
-    for (int j = 0; j < 4; ++j) {
-      int16x8_t p = vmull_s8(vget_low_s8(w[2 * j]), vget_low_s8(a0));
-      p = vmlal_high_s8(p, w[2 * j], a0);
-      p = vmlal_s8(p, vget_low_s8(w[2 * j + 1]), vget_low_s8(a1));
-      col[j] = vmlal_high_s8(p, w[2 * j + 1], a1);
-    }
-    const int16x8_t c0123 = vpaddq_s16(vpaddq_s16(col[0], col[1]), vpaddq_s16(col[2], col[3]));
-    return vcvtq_f32_s32(vpaddlq_s16(c0123));
+    for (int j = 0; j < 4; ++j) col[j] = dot4_i16(w[2 * j], w[2 * j + 1], a0, a1);
+    return vcvtq_f32_s32(fold4(col));
   } else {
     int32x4_t col[4];
-    for (int j = 0; j < 4; ++j) {  // two products per int16 lane
-      int16x8_t lo = vmull_s8(vget_low_s8(w[2 * j]), vget_low_s8(a0));
-      lo = vmlal_s8(lo, vget_low_s8(w[2 * j + 1]), vget_low_s8(a1));
-      int16x8_t hi = vmull_high_s8(w[2 * j], a0);
-      hi = vmlal_high_s8(hi, w[2 * j + 1], a1);
-      col[j] = vpadalq_s16(vpaddlq_s16(lo), hi);
-    }
-    return vcvtq_f32_s32(vpaddq_s32(vpaddq_s32(col[0], col[1]), vpaddq_s32(col[2], col[3])));
+    for (int j = 0; j < 4; ++j) col[j] = dot2_i32(w[2 * j], w[2 * j + 1], a0, a1);
+    return vcvtq_f32_s32(fold4(col));
   }
 }
 
@@ -207,63 +228,37 @@ void gemm_rows(int nb, float* s, std::size_t bs, const uint8_t* w, const uint8_t
 }
 
 // ---------------------------------------------------------------- plain rows
-// Integer dot of one plain weight block (16 quant bytes) with one Q8_0 block, as 4 int32 partials.
 template <class W>
-inline int32x4_t plain_partials(const W& dec, const uint8_t* qs, int8x16_t a0, int8x16_t a1) {
-  int8x16_t lo, hi;
-  dec.decode(vld1q_u8(qs), lo, hi);
-  int16x8_t p = vmull_s8(vget_low_s8(lo), vget_low_s8(a0));
-  p = vmlal_s8(p, vget_low_s8(hi), vget_low_s8(a1));
-  int16x8_t q = vmull_high_s8(lo, a0);
-  q = vmlal_high_s8(q, hi, a1);
-  return vpadalq_s16(vpaddlq_s16(p), q);
+[[gnu::always_inline]] inline int32x4_t plain_block4(const W& dec, const uint8_t* qs, int64_t wrow,
+                                                     int8x16_t a0, int8x16_t a1, int32_t off_sum) {
+  if constexpr (W::kOffset != 0) {  // unsigned nibbles: int16 lanes, one subtraction per block
+    int16x8_t col[4];
+    for (int j = 0; j < 4; ++j) {
+      int8x16_t lo, hi;
+      dec.decode(vld1q_u8(qs + j * wrow), lo, hi);
+      col[j] = dot4_i16(lo, hi, a0, a1);
+    }
+    return vsubq_s32(fold4(col), vdupq_n_s32(off_sum));
+  } else {
+    int32x4_t col[4];
+    for (int j = 0; j < 4; ++j) {
+      int8x16_t lo, hi;
+      dec.decode(vld1q_u8(qs + j * wrow), lo, hi);
+      col[j] = dot2_i32(lo, hi, a0, a1);
+    }
+    return fold4(col);
+  }
 }
 
 template <class W>
-void plain(int k, float* s, std::size_t bs, const void* vw, int nc, const void* va, int nr) {
-  const int nb = k / kBlockValues;
-  const int64_t wrow = static_cast<int64_t>(nb) * kQ4BlockBytes;
-  const auto* w = static_cast<const uint8_t*>(vw);
-  const auto* a = static_cast<const uint8_t*>(va);
-  const W dec;
-  for (int m = 0; m < nr; ++m) {
-    const uint8_t* arow = a + static_cast<int64_t>(m) * nb * kQ8BlockBytes;
-    int c = 0;
-    for (; c + 4 <= nc; c += 4) {  // 4 columns at a time, one float vector
-      float32x4_t sumf = vdupq_n_f32(0.f);
-      for (int l = 0; l < nb; ++l) {
-        const uint8_t* ab = arow + l * kQ8BlockBytes;
-        const int8x16_t a0 = vld1q_s8(reinterpret_cast<const int8_t*>(ab + 2));
-        const int8x16_t a1 = vld1q_s8(reinterpret_cast<const int8_t*>(ab + 18));
-        int32x4_t part[4];
-        uint16_t dw[4];
-        for (int j = 0; j < 4; ++j) {
-          const uint8_t* wb = w + (c + j) * wrow + l * kQ4BlockBytes;
-          part[j] = plain_partials(dec, wb + 2, a0, a1);
-          std::memcpy(&dw[j], wb, 2);
-        }
-        const int32x4_t isum =
-            vpaddq_s32(vpaddq_s32(part[0], part[1]), vpaddq_s32(part[2], part[3]));
-        const float32x4_t scale =
-            vmulq_n_f32(vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(dw))), half_at(ab));
-        sumf = vfmaq_f32(sumf, vcvtq_f32_s32(isum), scale);
-      }
-      vst1q_f32(s + m * bs + c, sumf);
-    }
-    for (; c < nc; ++c) {
-      float sumf = 0.f;
-      for (int l = 0; l < nb; ++l) {
-        const uint8_t* ab = arow + l * kQ8BlockBytes;
-        const uint8_t* wb = w + c * wrow + l * kQ4BlockBytes;
-        const int8x16_t a0 = vld1q_s8(reinterpret_cast<const int8_t*>(ab + 2));
-        const int8x16_t a1 = vld1q_s8(reinterpret_cast<const int8_t*>(ab + 18));
-        const int32_t isum = vaddvq_s32(plain_partials(dec, wb + 2, a0, a1));
-        // The same operations as one lane of the 4-column path, so a column's result does not
-        // depend on where a column range starts.
-        sumf = __builtin_fmaf(static_cast<float>(isum), half_at(wb) * half_at(ab), sumf);
-      }
-      s[m * bs + c] = sumf;
-    }
+[[gnu::always_inline]] inline int32_t plain_block1(const W& dec, const uint8_t* qs, int8x16_t a0,
+                                                   int8x16_t a1, int32_t off_sum) {
+  int8x16_t lo, hi;
+  dec.decode(vld1q_u8(qs), lo, hi);
+  if constexpr (W::kOffset != 0) {
+    return vaddlvq_s16(dot4_i16(lo, hi, a0, a1)) - off_sum;
+  } else {
+    return vaddvq_s32(dot2_i32(lo, hi, a0, a1));
   }
 }
 

@@ -360,6 +360,15 @@ void check_gemm_all(const NamedTable& t) {
   check_gemm(t, quick() ? 4128 : kLongK, 4, 8, Pattern::kRandom);
 }
 
+// The x86 kernels use GGML's x86 float order (block-FMA), which the golden 8x8 .native files hold;
+// the order does not depend on the layout, so every x86 layout and the plain kernel must equal them
+// bit for bit. The ARM levels compute the same per-block fma(float(isum), dW * dA, acc) (their
+// conversions and scale factors are exact: docs/ARM.md), so they must equal them too.
+bool block_fma_isa(const std::string& name) {
+  return name == "avx2" || name == "avxvnni" || name.rfind("avx512vnni", 0) == 0 ||
+         name == "neon" || name == "dotprod" || name == "i8mm" || name == "sve256";
+}
+
 void check_plain(const NamedTable& t) {
   for (q4r_type type : kTypes) {
     for (int k : k_values()) {
@@ -398,6 +407,28 @@ void check_plain(const NamedTable& t) {
     std::vector<float> y(2 * 5);
     t.table.plain[wt_index(type)](k, y.data(), 5, w.data(), 5, a.data(), 2);
     expect_near_reference(y.data(), 5, ref, 2, 5, k, t.name + " plain long k");
+    // The ARM plain kernels go through long rows in chunks of blocks (docs/ARM.md): bit for bit
+    // the block-FMA order across the chunk boundaries too.
+    const bool arm =
+        t.name == "neon" || t.name == "dotprod" || t.name == "i8mm" || t.name == "sve256";
+    if (arm) {
+      const int nb = k / 32;
+      for (int i = 0; i < 2; ++i) {
+        for (int c = 0; c < 5; ++c) {
+          float acc = 0.f;
+          for (int l = 0; l < nb; ++l) {
+            const uint8_t* wb = &w[(static_cast<std::size_t>(c) * nb + l) * 18];
+            const uint8_t* ab = &a[(static_cast<std::size_t>(i) * nb + l) * 34];
+            int isum = 0;
+            for (int e = 0; e < 32; ++e) {
+              isum += weight_value(type, wb, e) * static_cast<int8_t>(ab[2 + e]);
+            }
+            acc = std::fma(static_cast<float>(isum), get_half(wb) * get_half(ab), acc);
+          }
+          EXPECT_EQ(y[i * 5 + c], acc) << t.name << " plain long k, block-FMA order";
+        }
+      }
+    }
     // The GEMVs have longer slabs (512 blocks on x86): also a row of 514 blocks.
     std::vector<int> gemv_ks{k};
     if (!quick()) gemv_ks.push_back(kLongGemvK);
@@ -423,15 +454,6 @@ void check_plain(const NamedTable& t) {
       }
     }
   }
-}
-
-// The x86 kernels use GGML's x86 float order (block-FMA), which the golden 8x8 .native files hold;
-// the order does not depend on the layout, so every x86 layout and the plain kernel must equal them
-// bit for bit. The ARM levels compute the same per-block fma(float(isum), dW * dA, acc) (their
-// conversions and scale factors are exact: docs/ARM.md), so they must equal them too.
-bool block_fma_isa(const std::string& name) {
-  return name == "avx2" || name == "avxvnni" || name.rfind("avx512vnni", 0) == 0 ||
-         name == "neon" || name == "dotprod" || name == "i8mm" || name == "sve256";
 }
 
 void check_golden_native(const NamedTable& t) {
