@@ -73,40 +73,69 @@ constexpr int lane_quad(int B, int v, int lane) {
 template <class W, int N, int B, int G>
 void gemm_rows(int nb, float* s, std::size_t bs, const uint8_t* w, const uint8_t* a, int y0,
                int nc) {
+  // The activation scales as floats, converted once per block and group for every column group
+  // (FCVTL is two micro-ops on the pipes the SDOTs use); a long row goes chunk by chunk, each
+  // chunk continuing the sums the previous one stored in s (the same float operations in order).
+  constexpr int kChunk = 64;
+  float32x4_t da_f[kChunk * G];
   const W dec;
-  for (int x = 0; x < nc / N; ++x) {
-    for (int h = 0; h < N / 4; ++h) {
-      float32x4_t acc[4 * G];
-      for (int i = 0; i < 4 * G; ++i) acc[i] = vdupq_n_f32(0.f);
-      for (int l = 0; l < nb; ++l) {
-        const uint8_t* wb = w + (static_cast<int64_t>(x) * nb + l) * kQ4BlockBytes * N;
-        int8x16_t wq[8];
-        load_weights<W, N, B>(dec, wb + 2 * N, h, wq);
-        const float32x4_t dw = W::weight_scale(halves4(wb + 8 * h));
-        unroll<0, G>([&](auto group) {  // unrolled: acc[] must stay in registers
-          constexpr int g = decltype(group)::value;
-          const uint8_t* ab = a + (static_cast<int64_t>(y0 + g) * nb + l) * kQ8x4BlockBytes;
-          const auto* aq = reinterpret_cast<const int8_t*>(ab + 8);
-          int32x4_t isum[4];
-          for (int m = 0; m < 4; ++m) isum[m] = fresh_zero();
-          unroll<0, 8>([&](auto vec) {
-            constexpr int V = decltype(vec)::value;
-            const int8x16_t av = vld1q_s8(aq + 16 * V);
-            unroll<0, 4>([&](auto ln) {
-              constexpr int L = decltype(ln)::value;
-              constexpr int M = lane_row(B, V, L);
-              isum[M] = vdotq_laneq_s32(isum[M], wq[lane_quad(B, V, L)], av, L);
+  for (int l0 = 0; l0 < nb; l0 += kChunk) {
+    const int nl = nb - l0 < kChunk ? nb - l0 : kChunk;
+    for (int l = 0; l < nl; ++l) {
+      for (int g = 0; g < G; ++g) {
+        da_f[l * G + g] =
+            halves4(a + (static_cast<int64_t>(y0 + g) * nb + l0 + l) * kQ8x4BlockBytes);
+      }
+    }
+    for (int x = 0; x < nc / N; ++x) {
+      for (int h = 0; h < N / 4; ++h) {
+        float32x4_t acc[4 * G];
+        if (l0 == 0) {
+          for (int i = 0; i < 4 * G; ++i) acc[i] = vdupq_n_f32(0.f);
+        } else {
+          load_tile<G>(s, bs, y0, x * N + 4 * h, acc);
+        }
+        const float32x4_t* daf = da_f;
+        for (int l = l0; l < l0 + nl; ++l, daf += G) {
+          const uint8_t* wb = w + (static_cast<int64_t>(x) * nb + l) * kQ4BlockBytes * N;
+          int8x16_t wq[8];
+          load_weights<W, N, B>(dec, wb + 2 * N, h, wq);
+          const float32x4_t dw = W::weight_scale(halves4(wb + 8 * h));
+          unroll<0, G>([&](auto group) {  // unrolled: acc[] must stay in registers
+            constexpr int g = decltype(group)::value;
+            const uint8_t* ab = a + (static_cast<int64_t>(y0 + g) * nb + l) * kQ8x4BlockBytes;
+            const auto* aq = reinterpret_cast<const int8_t*>(ab + 8);
+            const float32x4_t da = daf[g];
+            unroll<0, 2>([&](auto pair) {  // rows 2p, 2p+1: two live chains
+              constexpr int P = decltype(pair)::value;
+              int32x4_t isum[2] = {fresh_zero(), fresh_zero()};
+              // B = 4 loads every activation vector once per pair: the opaque pointer keeps the
+              // compiler from merging the two loads into one register live across both pairs.
+              const int8_t* ap = aq;
+              asm volatile("" : "+r"(ap));
+              unroll<0, 8>([&](auto vec) {
+                constexpr int V = decltype(vec)::value;
+                if constexpr (B == 4 || V % 2 == P) {  // B = 8: vectors of rows 2p, 2p+1
+                  const int8x16_t av = vld1q_s8(ap + 16 * V);
+                  unroll<0, 4>([&](auto ln) {
+                    constexpr int L = decltype(ln)::value;
+                    constexpr int M = lane_row(B, V, L);
+                    if constexpr (M / 2 == P) {
+                      isum[M % 2] = vdotq_laneq_s32(isum[M % 2], wq[lane_quad(B, V, L)], av, L);
+                    }
+                  });
+                }
+              });
+              unroll<0, 2>([&](auto row) {
+                constexpr int M = 2 * P + decltype(row)::value;
+                acc[4 * g + M] =
+                    vfmaq_f32(acc[4 * g + M], to_float<W>(isum[M % 2]), vmulq_laneq_f32(dw, da, M));
+              });
             });
           });
-          const float32x4_t da = halves4(ab);
-          unroll<0, 4>([&](auto row) {
-            constexpr int M = decltype(row)::value;
-            acc[4 * g + M] =
-                vfmaq_f32(acc[4 * g + M], to_float<W>(isum[M]), vmulq_laneq_f32(dw, da, M));
-          });
-        });
+        }
+        store_tile<G>(s, bs, y0, x * N + 4 * h, acc);
       }
-      store_tile<G>(s, bs, y0, x * N + 4 * h, acc);
     }
   }
 }
@@ -146,7 +175,7 @@ void fill_kernels_dotprod(KernelTable* t) {
   t->plain[kQ4_0] = plain<Q4_0Plain>;
   t->plain[kIQ4_NL] = plain<Iq4nl>;
   fill_gemv_entries<Q4_0Packed, Iq4nl>(t);
-  fill_gemm_entries<Q4_0Packed, Iq4nl, 3>(t);
+  fill_gemm_entries<Q4_0Packed, Iq4nl, 4>(t);
 }
 
 }  // namespace q4r

@@ -294,6 +294,10 @@ void check_gemv(const NamedTable& t) {
   }
 }
 
+bool arm_level(const std::string& name) {
+  return name == "neon" || name == "dotprod" || name == "i8mm" || name == "sve256";
+}
+
 void check_gemm(const NamedTable& t, int k, int nr, int n, Pattern p) {
   for (q4r_type type : kTypes) {
     const auto w = make_weights(n, k, p, 300 + k + nr);
@@ -331,6 +335,17 @@ void check_gemm(const NamedTable& t, int k, int nr, int n, Pattern p) {
             for (std::size_t c = nc; c < bs; ++c) EXPECT_TRUE(std::isnan(yp[(nr + i) * bs + c]));
           }
           for (std::size_t i = (nr + nrem) * bs; i < yp.size(); ++i) EXPECT_TRUE(std::isnan(yp[i]));
+        }
+      }
+      if (arm_level(t.name)) {  // block-FMA order in any row tile and across block chunks
+        std::vector<float> yv(nc);
+        for (int i = 0; i < nr; ++i) {
+          t.table.gemv[wi][li](k, yv.data(), packed.data(), &a[i * (k / 32) * kQ8BlockBytes], nc);
+          for (int c = 0; c < nc; ++c) {
+            ASSERT_EQ(y[i * bs + c], yv[c]) << t.name << " gemm vs gemv " << q4r_type_name(type)
+                                            << " " << q4r_layout_name(layout) << " k=" << k
+                                            << " nr=" << nr << " row " << i << " col " << c;
+          }
         }
       }
       expect_near_reference(y.data(), bs, ref, nr, nc, k,
@@ -409,9 +424,7 @@ void check_plain(const NamedTable& t) {
     expect_near_reference(y.data(), 5, ref, 2, 5, k, t.name + " plain long k");
     // The ARM plain kernels go through long rows in chunks of blocks (docs/ARM.md): bit for bit
     // the block-FMA order across the chunk boundaries too.
-    const bool arm =
-        t.name == "neon" || t.name == "dotprod" || t.name == "i8mm" || t.name == "sve256";
-    if (arm) {
+    if (arm_level(t.name)) {
       const int nb = k / 32;
       for (int i = 0; i < 2; ++i) {
         for (int c = 0; c < 5; ++c) {
