@@ -141,30 +141,43 @@ void gemm_rows(int nb, float* s, std::size_t bs, const uint8_t* w, const uint8_t
 }
 
 // ---------------------------------------------------------------- plain rows
-// One SDOT chain per weight row (4 int32 partials), started at -off_sum / 4 in every lane (an
-// integer DUP, no vector micro-op), so that the 4 partials sum to the dot minus off_sum.
+// One SDOT chain per weight row (4 int32 partials) from acc (a fresh chain: fresh_zero or
+// fresh_dup, integer DUPs, no vector micro-op).
 template <class W>
 inline int32x4_t plain_partials(const W& dec, const uint8_t* qs, int8x16_t a0, int8x16_t a1,
-                                int32_t off_sum) {
-  static_assert(W::kOffset % 4 == 0, "off_sum / 4 must be exact (a shift)");
+                                int32x4_t acc) {
   int8x16_t lo, hi;
   dec.decode(vld1q_u8(qs), lo, hi);
-  const int32x4_t start = W::kOffset != 0 ? fresh_dup(-(off_sum >> 2)) : fresh_zero();
-  return vdotq_s32(vdotq_s32(start, lo, a0), hi, a1);
+  return vdotq_s32(vdotq_s32(acc, lo, a0), hi, a1);
 }
 
+// Q4_0 (kOffset): the 4 chains of a row start at (kMagicBits - off_sum) / 4 in every lane, so the
+// folded sum is kMagicBits + dot - off_sum, converted by magic_to_float (|dot| < 2^15). IQ4_NL:
+// chains from 0, fixed-point SCVTF (to_float).
 template <class W>
-[[gnu::always_inline]] inline int32x4_t plain_block4(const W& dec, const uint8_t* qs, int64_t wrow,
-                                                     int8x16_t a0, int8x16_t a1, int32_t off_sum) {
+[[gnu::always_inline]] inline float32x4_t plain_block4(const W& dec, const uint8_t* qs,
+                                                       int64_t wrow, int8x16_t a0, int8x16_t a1,
+                                                       int32_t off_sum) {
+  static_assert(W::kOffset % 4 == 0 && kMagicBits % 4 == 0, "exact quarters (shifts)");
   int32x4_t part[4];
-  for (int j = 0; j < 4; ++j) part[j] = plain_partials(dec, qs + j * wrow, a0, a1, off_sum);
-  return vpaddq_s32(vpaddq_s32(part[0], part[1]), vpaddq_s32(part[2], part[3]));
+  for (int j = 0; j < 4; ++j) {
+    const int32x4_t acc =
+        W::kOffset != 0 ? fresh_dup((kMagicBits >> 2) - (off_sum >> 2)) : fresh_zero();
+    part[j] = plain_partials(dec, qs + j * wrow, a0, a1, acc);
+  }
+  const int32x4_t sum = vpaddq_s32(vpaddq_s32(part[0], part[1]), vpaddq_s32(part[2], part[3]));
+  if constexpr (W::kOffset != 0) {
+    return magic_to_float(sum);
+  } else {
+    return to_float<W>(sum);
+  }
 }
 
 template <class W>
 [[gnu::always_inline]] inline int32_t plain_block1(const W& dec, const uint8_t* qs, int8x16_t a0,
                                                    int8x16_t a1, int32_t off_sum) {
-  return vaddvq_s32(plain_partials(dec, qs, a0, a1, off_sum));
+  const int32x4_t acc = W::kOffset != 0 ? fresh_dup(-(off_sum >> 2)) : fresh_zero();
+  return vaddvq_s32(plain_partials(dec, qs, a0, a1, acc));
 }
 
 }  // namespace

@@ -69,7 +69,8 @@ struct Iq4nl : TrueValues {  // codebook indices: one TBL lookup per nibble
   }
 };
 
-// Integer dots of 4 columns (decoded quads w) with activation row M of block aq.
+// Integer dots of 4 columns (decoded quads w) with activation row M of block aq, as
+// kMagicBits + dot (for magic_to_float: one FSUB instead of a two-micro-op SCVTF).
 template <class W, int B, int M>
 inline int32x4_t dot_cols4(const int8x16_t w[8], const int8_t* aq) {
   int8x16_t act[8];
@@ -85,10 +86,11 @@ inline int32x4_t dot_cols4(const int8x16_t w[8], const int8_t* aq) {
       hi = vmlal_high_s8(hi, w[t], act[t]);
     }
     // lo: columns 0,1 (4 int16 each); hi: columns 2,3.
-    return vpaddq_s32(vpaddlq_s16(lo), vpaddlq_s16(hi));
+    return vpaddq_s32(vpadalq_s16(fresh_dup(kMagicBits / 2), lo),
+                      vpadalq_s16(fresh_dup(kMagicBits / 2), hi));
   } else {
-    int32x4_t acc_lo = vdupq_n_s32(0);
-    int32x4_t acc_hi = vdupq_n_s32(0);
+    int32x4_t acc_lo = fresh_dup(kMagicBits / 2);
+    int32x4_t acc_hi = fresh_dup(kMagicBits / 2);
     for (int t = 0; t < 4; ++t) {  // two products per int16 lane: quads t and t + 4
       int16x8_t lo = vmull_s8(vget_low_s8(w[t]), vget_low_s8(act[t]));
       lo = vmlal_s8(lo, vget_low_s8(w[t + 4]), vget_low_s8(act[t + 4]));
@@ -104,23 +106,24 @@ inline int32x4_t dot_cols4(const int8x16_t w[8], const int8_t* aq) {
 // Products of one block's weights (lo = values 0..15, hi = 16..31 of one column or plain row)
 // with an activation block (a0, a1), laid out lane by lane. dot4_i16: 4 products per int16 lane
 // (for weights with |w * a| <= 2048: up to 16 per lane after two pairwise adds). dot2_i32: two
-// per int16 lane, widened to 4 int32 partials (IQ4_NL: |w * a| <= 127 * 128).
+// per int16 lane, widened and added to init: 4 int32 partials (IQ4_NL: |w * a| <= 127 * 128).
 inline int16x8_t dot4_i16(int8x16_t lo, int8x16_t hi, int8x16_t a0, int8x16_t a1) {
   int16x8_t p = vmull_s8(vget_low_s8(lo), vget_low_s8(a0));
   p = vmlal_high_s8(p, lo, a0);
   p = vmlal_s8(p, vget_low_s8(hi), vget_low_s8(a1));
   return vmlal_high_s8(p, hi, a1);
 }
-inline int32x4_t dot2_i32(int8x16_t lo, int8x16_t hi, int8x16_t a0, int8x16_t a1) {
+inline int32x4_t dot2_i32(int8x16_t lo, int8x16_t hi, int8x16_t a0, int8x16_t a1, int32x4_t init) {
   int16x8_t p = vmull_s8(vget_low_s8(lo), vget_low_s8(a0));
   p = vmlal_s8(p, vget_low_s8(hi), vget_low_s8(a1));
   int16x8_t q = vmull_high_s8(lo, a0);
   q = vmlal_high_s8(q, hi, a1);
-  return vpadalq_s16(vpaddlq_s16(p), q);
+  return vpadalq_s16(vpadalq_s16(init, p), q);
 }
-// Lane j = the sum of the lanes of column j's products (two or three pairwise adds).
-inline int32x4_t fold4(const int16x8_t c[4]) {
-  return vpaddlq_s16(vpaddq_s16(vpaddq_s16(c[0], c[1]), vpaddq_s16(c[2], c[3])));
+// Lane j = the sum of the lanes of column j's products (two or three pairwise adds; the int16
+// form added to init).
+inline int32x4_t fold4(const int16x8_t c[4], int32x4_t init) {
+  return vpadalq_s16(init, vpaddq_s16(vpaddq_s16(c[0], c[1]), vpaddq_s16(c[2], c[3])));
 }
 inline int32x4_t fold4(const int32x4_t c[4]) {
   return vpaddq_s32(vpaddq_s32(c[0], c[1]), vpaddq_s32(c[2], c[3]));
@@ -179,18 +182,20 @@ template <class W, int N, int B, int R>
 template <class W, int B, int R>
 [[gnu::always_inline]] inline float32x4_t gemv_block_dot(const int8x16_t w[8], const uint8_t* qs) {
   if constexpr (kGemvQuads<W, B, R>) {
-    return vcvtq_f32_s32(dot_cols4<W, 0, 0>(w, reinterpret_cast<const int8_t*>(qs)));
+    return magic_to_float(dot_cols4<W, 0, 0>(w, reinterpret_cast<const int8_t*>(qs)));
   }
   const int8x16_t a0 = vld1q_s8(reinterpret_cast<const int8_t*>(qs));
   const int8x16_t a1 = vld1q_s8(reinterpret_cast<const int8_t*>(qs + 16));
   if constexpr (W::kProductsPerI16 >= 8) {  // 16 products per int16 lane: 16 * 8 * 128 = 16384
     int16x8_t col[4];
     for (int j = 0; j < 4; ++j) col[j] = dot4_i16(w[2 * j], w[2 * j + 1], a0, a1);
-    return vcvtq_f32_s32(fold4(col));
+    return magic_to_float(fold4(col, fresh_dup(kMagicBits)));
   } else {
     int32x4_t col[4];
-    for (int j = 0; j < 4; ++j) col[j] = dot2_i32(w[2 * j], w[2 * j + 1], a0, a1);
-    return vcvtq_f32_s32(fold4(col));
+    for (int j = 0; j < 4; ++j) {
+      col[j] = dot2_i32(w[2 * j], w[2 * j + 1], a0, a1, fresh_dup(kMagicBits / 4));
+    }
+    return magic_to_float(fold4(col));
   }
 }
 
@@ -218,7 +223,7 @@ void gemm_rows(int nb, float* s, std::size_t bs, const uint8_t* w, const uint8_t
             constexpr int M = decltype(row)::value;
             const int32x4_t isum = dot_cols4<W, B, M>(wq, aq);
             acc[4 * g + M] =
-                vfmaq_f32(acc[4 * g + M], vcvtq_f32_s32(isum), vmulq_laneq_f32(dw, da, M));
+                vfmaq_f32(acc[4 * g + M], magic_to_float(isum), vmulq_laneq_f32(dw, da, M));
           });
         }
       }
@@ -229,24 +234,27 @@ void gemm_rows(int nb, float* s, std::size_t bs, const uint8_t* w, const uint8_t
 
 // ---------------------------------------------------------------- plain rows
 template <class W>
-[[gnu::always_inline]] inline int32x4_t plain_block4(const W& dec, const uint8_t* qs, int64_t wrow,
-                                                     int8x16_t a0, int8x16_t a1, int32_t off_sum) {
-  if constexpr (W::kOffset != 0) {  // unsigned nibbles: int16 lanes, one subtraction per block
+[[gnu::always_inline]] inline float32x4_t plain_block4(const W& dec, const uint8_t* qs,
+                                                       int64_t wrow, int8x16_t a0, int8x16_t a1,
+                                                       int32_t off_sum) {
+  if constexpr (W::kOffset != 0) {
+    // Unsigned nibbles in int16 lanes; one add of kMagicBits - off_sum per block, converted by
+    // magic_to_float (|dot| < 2^15).
     int16x8_t col[4];
     for (int j = 0; j < 4; ++j) {
       int8x16_t lo, hi;
       dec.decode(vld1q_u8(qs + j * wrow), lo, hi);
       col[j] = dot4_i16(lo, hi, a0, a1);
     }
-    return vsubq_s32(fold4(col), vdupq_n_s32(off_sum));
+    return magic_to_float(fold4(col, fresh_dup(kMagicBits - off_sum)));
   } else {
     int32x4_t col[4];
     for (int j = 0; j < 4; ++j) {
       int8x16_t lo, hi;
       dec.decode(vld1q_u8(qs + j * wrow), lo, hi);
-      col[j] = dot2_i32(lo, hi, a0, a1);
+      col[j] = dot2_i32(lo, hi, a0, a1, fresh_dup(kMagicBits / 4));
     }
-    return fold4(col);
+    return magic_to_float(fold4(col));
   }
 }
 
@@ -258,7 +266,7 @@ template <class W>
   if constexpr (W::kOffset != 0) {
     return vaddlvq_s16(dot4_i16(lo, hi, a0, a1)) - off_sum;
   } else {
-    return vaddvq_s32(dot2_i32(lo, hi, a0, a1));
+    return vaddvq_s32(dot2_i32(lo, hi, a0, a1, fresh_zero()));
   }
 }
 
