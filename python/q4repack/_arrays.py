@@ -12,6 +12,8 @@ The rules (docs/PYTHON.md, "Arrays"):
 
 from __future__ import annotations
 
+import ctypes
+
 import numpy as np
 
 from .errors import ArgumentError, ShapeError
@@ -61,6 +63,34 @@ def output_array(out, shape: tuple, dtype, name: str = "out") -> np.ndarray:
     return out
 
 
-def address(arr: np.ndarray) -> int:
-    """The data pointer of an array (no copy; valid while ``arr`` is alive)."""
+def _slow_address(arr: np.ndarray) -> int:
     return arr.ctypes.data
+
+
+# The data pointer of an ndarray is the first field after the object header (numpy's public C
+# struct PyArrayObject_fields, what PyArray_DATA reads; the same in numpy 1.x and 2.x), and in
+# CPython id() is the object's address. Reading it there costs ~0.1 us; ``arr.ctypes.data`` builds
+# a Python-level helper object and the __array_interface__ dict each time (~0.6 us warm, several
+# times that when a matmul has just evicted the interpreter's data from the caches; three per
+# matmul call were half the Python layer's cost, docs/PYTHON.md "Overhead"). _check_fast_address
+# compares both ways on a few arrays at import and keeps ``arr.ctypes.data`` if they differ.
+_HEADER_BYTES = object.__basicsize__
+_read_pointer = ctypes.c_void_p.from_address
+
+
+def _fast_address(arr: np.ndarray) -> int:
+    return _read_pointer(id(arr) + _HEADER_BYTES).value or 0
+
+
+def _check_fast_address() -> bool:
+    base = np.arange(64, dtype=np.float32)
+    probes = [base, base[3:], base.reshape(8, 8)[2:, 1:], np.empty((3, 5), np.uint8), base[:0]]
+    try:
+        return all(_fast_address(a) == a.ctypes.data for a in probes)
+    except Exception:  # e.g. an interpreter where id() is not an address
+        return False
+
+
+FAST_ADDRESS = _check_fast_address()
+address = _fast_address if FAST_ADDRESS else _slow_address
+address.__doc__ = "The data pointer of an ndarray (no copy; valid while the array is alive)."

@@ -357,34 +357,34 @@ def matmul(w, x, type: str, layout: str, threads: int = 0, out=None) -> np.ndarr
     Returns:
         float32 ``[m, n]`` (``[n]`` for a 1-D ``x``). The GIL is released during the call.
     """
-    # The common case (C-contiguous 2-D arrays of the right dtypes) takes one short path: after
-    # a matmul has streamed the weights through the caches every Python step runs cold, so fewer
-    # steps keep the layer's share small (docs/PYTHON.md, "Overhead"). Anything else, and every
-    # error message, goes through _matmul_checked.
-    ids = _ids
-    t, lay = ids.get(("type", type)), ids.get(("layout", layout))
+    # The common case (C-contiguous 2-D arrays of the right dtypes, names seen before) takes one
+    # short path: a matmul streams the weights through the caches, so every Python step after it
+    # (and before the next call) runs cold, and each one counts (docs/PYTHON.md, "Overhead").
+    # Anything else, and every error message, goes through _matmul_checked.
+    fast = _matmul_fast.get((type, layout))
     if (
-        t is not None
-        and lay is not None
-        and w.__class__ is np.ndarray
-        and x.__class__ is np.ndarray
+        fast is not None
+        and w.__class__ is _ndarray
+        and x.__class__ is _ndarray
         and w.dtype is _U8
         and x.dtype is _F32
-        and w.ndim == 2
-        and x.ndim == 2
-        and w.flags.c_contiguous
-        and x.flags.c_contiguous
         and threads.__class__ is int
-        and type in _BLOCK_BYTES
     ):
-        n, rb = w.shape
-        m, k = x.shape
-        block = _BLOCK_BYTES[type]
-        if rb % block == 0 and rb // block * BLOCK_VALUES == k:
+        t, lay, block, call = fast
+        w_shape, x_shape = w.shape, x.shape
+        if (
+            len(w_shape) == 2
+            and len(x_shape) == 2
+            and w_shape[1] % block == 0
+            and w_shape[1] // block * BLOCK_VALUES == x_shape[1]
+            and w.flags.c_contiguous
+            and x.flags.c_contiguous
+        ):
+            n, k, m = w_shape[0], x_shape[1], x_shape[0]
             if out is None:
-                y = np.empty((m, n), _F32)
+                y = _empty((m, n), _F32)
             elif (
-                out.__class__ is np.ndarray
+                out.__class__ is _ndarray
                 and out.dtype is _F32
                 and out.shape == (m, n)
                 and out.flags.writeable
@@ -393,8 +393,7 @@ def matmul(w, x, type: str, layout: str, threads: int = 0, out=None) -> np.ndarr
                 y = out
             else:
                 return _matmul_checked(w, x, type, layout, threads, out)
-            status = _library.lib().q4r_matmul(t, lay, w.ctypes.data, w.nbytes, n, k,
-                                               x.ctypes.data, m, y.ctypes.data, threads)
+            status = call(t, lay, address(w), w.nbytes, n, k, address(x), m, address(y), threads)
             if status:
                 _library.lib().check(status)
             return y
@@ -403,6 +402,12 @@ def matmul(w, x, type: str, layout: str, threads: int = 0, out=None) -> np.ndarr
 
 _U8 = np.dtype(np.uint8)
 _F32 = np.dtype(np.float32)
+_ndarray = np.ndarray
+_empty = np.empty
+# (type name, layout name) -> (q4r_type, q4r_layout, block bytes, q4r_matmul), filled by the
+# checked path once the names have been parsed (and cleared by whoever swaps q4r_matmul: the
+# overhead bench).
+_matmul_fast = {}
 
 
 def _matmul_checked(w, x, type, layout, threads, out) -> np.ndarray:
@@ -419,7 +424,9 @@ def _matmul_checked(w, x, type, layout, threads, out) -> np.ndarray:
         raise ShapeError("x has %d columns but w has k = %d values per row" % (x2.shape[1], k))
     y = output_array(out, (n,) if one_row else (m, n), np.float32)
     lib.check(
-        lib.q4r_matmul(t, lay, w2.ctypes.data, w2.nbytes, n, k, x2.ctypes.data, m, y.ctypes.data,
+        lib.q4r_matmul(t, lay, address(w2), w2.nbytes, n, k, address(x2), m, address(y),
                        int(threads))
     )
+    if type in _BLOCK_BYTES and layout in LAYOUTS:  # canonical names only: one entry each
+        _matmul_fast[(type, layout)] = (t, lay, _BLOCK_BYTES[type], lib.q4r_matmul)
     return y
