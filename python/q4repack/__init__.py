@@ -19,6 +19,7 @@ from ._arrays import DTypeError
 from .context import Context
 from .core import (
     BLOCK_VALUES,
+    CPU_INFO_KEYS,
     ISAS,
     LAYOUTS,
     TYPES,
@@ -28,8 +29,10 @@ from .core import (
     best_isa,
     block_bytes,
     cpu_features,
+    cpu_info,
     dequantize,
     info,
+    kernel_set,
     layout_chunk,
     layout_rows,
     library_path,

@@ -151,48 +151,66 @@ def preferred_layout(type: str, isa: str | None = None) -> str:
     return _name("layout", lib.q4r_preferred_layout(_parse("type", type), isa_id))
 
 
-_CPU_FLAGS = (
-    "sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512dq",
-    "avx512_vnni", "avx_vnni", "avx512vbmi", "asimd", "asimddp", "i8mm", "sve",
-)
+#: The keys of :func:`cpu_info`, in q4r_cpu_info_key order.
+CPU_INFO_KEYS = ("arch", "vendor", "brand", "model", "class", "features", "features_checked")
+
+
+def cpu_info() -> dict:
+    """What the library detected about this CPU (``q4r_cpu_info``: cpu_features and cpuid, once).
+
+    Keys: ``arch`` ("x86_64", "aarch64" or "other"), ``vendor`` and ``brand`` (cpuid's strings,
+    "" where unknown), ``model`` ("family 0x1a model 0x2" on x86), ``class`` (the CPU class the
+    kernel choice uses, e.g. "AMD Zen 5", or "unknown"), ``features`` (the flags the dispatcher
+    reads that this CPU and OS have) and ``features_checked`` (every flag it reads), both lists.
+    """
+    lib = _library.lib()
+    out = {}
+    for key, name in enumerate(CPU_INFO_KEYS):
+        text = lib.text("q4r_cpu_info", key)
+        out[name] = text.split() if name.startswith("features") else text
+    return out
 
 
 def cpu_features() -> list:
-    """The CPU flags that matter to the kernels, as /proc/cpuinfo lists them (Linux; [] else).
+    """The CPU features the library's dispatcher detected and reads (e.g. ``["avx2", "fma3",
+    "f16c", "avx512f", ...]``): ``q4r_cpu_info(Q4R_CPU_FEATURES)``; :func:`available_isas` is
+    what the library makes of them."""
+    return _library.lib().text("q4r_cpu_info", 5).split()
 
-    Informational: the library decides with cpu_features; :func:`available_isas` is its answer.
-    """
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() in ("flags", "Features"):
-                    have = set(value.split())
-                    return [flag for flag in _CPU_FLAGS if flag in have]
-    except OSError:
-        pass
-    return []
+
+def kernel_set(isa: str | None = None) -> str:
+    """Which kernels ``isa`` (default: the active ISA) runs on this CPU and why
+    (``q4r_isa_kernel_set``), e.g. ``"512-bit 8x8 GEMV/GEMM; AMD Zen 5 (class table): ..."``;
+    ``""`` for ISAs without a choice. ISAError if ``isa`` is not available here."""
+    lib = _library.lib()
+    isa_id = lib.q4r_active_isa() if isa is None else _parse("isa", isa)
+    return lib.text("q4r_isa_kernel_set", isa_id)
 
 
 def info() -> dict:
     """What this library and CPU can do, as a dict (like ``q4repack info``).
 
-    Keys: ``version`` (library), ``package_version``, ``library`` (path), ``cpu_features``,
-    ``isas_available``, ``isa_best``, ``isa_active``, ``isa_forced_by_env`` (the value of
-    ``Q4REPACK_ISA`` or None), ``preferred_layouts`` ({type: layout} on the active ISA) and
-    ``preferred_layouts_by_isa`` ({isa: {type: layout}} for every available ISA).
+    Keys: ``version`` (library), ``package_version``, ``library`` (path), ``cpu`` (the
+    :func:`cpu_info` dict), ``cpu_features`` (its feature list), ``isas_available``,
+    ``isa_best``, ``isa_active``, ``kernel_set`` (of the active ISA: :func:`kernel_set`),
+    ``isa_forced_by_env`` (the value of ``Q4REPACK_ISA`` or None), ``preferred_layouts``
+    ({type: layout} on the active ISA) and ``preferred_layouts_by_isa`` ({isa: {type: layout}}
+    for every available ISA). Everything comes from the library, nothing from /proc/cpuinfo.
     """
     from . import __version__
 
     isas = available_isas()
+    cpu = cpu_info()
     return {
         "version": library_version(),
         "package_version": __version__,
         "library": library_path(),
-        "cpu_features": cpu_features(),
+        "cpu": cpu,
+        "cpu_features": cpu["features"],
         "isas_available": isas,
         "isa_best": best_isa(),
         "isa_active": active_isa(),
+        "kernel_set": kernel_set(),
         "isa_forced_by_env": os.environ.get("Q4REPACK_ISA") or None,
         "preferred_layouts": {t: preferred_layout(t) for t in WEIGHT_TYPES},
         "preferred_layouts_by_isa": {
