@@ -31,6 +31,7 @@ from .core import (
     cpu_features,
     cpu_info,
     dequantize,
+    gguf_type_info,
     info,
     kernel_set,
     layout_chunk,
@@ -43,10 +44,13 @@ from .core import (
     quantize_q8_0_rows,
     quantize_q8_0_x4,
     repack,
+    repack_range,
     row_bytes,
+    row_groups,
     set_isa,
     tensor_bytes,
     unpack,
+    unpack_range,
 )
 from .errors import (
     AlignmentError,
@@ -66,6 +70,8 @@ from .errors import (
     UnsupportedError,
 )
 from .gguf import GGUFFile, GGUFTensor, write_gguf
+from .q4p import Q4PFile, Q4PTensor, checksum64, pack_q4p
+from .stateless import column_step, quantize_activations, row_step, run, workspace_size
 from .validate import validate
 
 __all__ = [

@@ -284,23 +284,79 @@ def dequantize(w, type: str, layout: str = "none", out=None) -> np.ndarray:
 # ---------------------------------------------------------------- repack / unpack
 
 
-def _permute(which: str, w, type: str, layout: str, out) -> np.ndarray:
+def _rows_and_k(w: np.ndarray, type: str) -> tuple[int, int]:
+    """(n, k) of a 2-D uint8 weight array [n, row_bytes]."""
+    if w.ndim != 2:
+        raise ShapeError("w must be 2-D [rows, row_bytes], not shape %s" % (w.shape,))
+    return w.shape[0], _k_of(w.shape[1], type, "w")
+
+
+def _permute(which: str, w, type: str, layout: str, out, groups=None) -> np.ndarray:
     lib = _library.lib()
     t, lay = _parse("type", type), _parse("layout", layout)
+    if groups is None:
+        suffix, extra = "", ()
+    else:
+        suffix, extra = "_range", _group_range(groups)
     if out is not None and out is w:
         arr = output_array(w, np.shape(w), np.uint8, "w (in place)")
-        if arr.ndim != 2:
-            raise ShapeError("w must be 2-D [rows, row_bytes], not shape %s" % (arr.shape,))
-        n, k = arr.shape[0], _k_of(arr.shape[1], type, "w")
-        lib.check(getattr(lib, "q4r_%s_inplace" % which)(t, lay, address(arr), arr.nbytes, n, k))
+        n, k = _rows_and_k(arr, type)
+        fn = getattr(lib, "q4r_%s_inplace%s" % (which, suffix))
+        lib.check(fn(t, lay, address(arr), arr.nbytes, n, k, *extra))
         return arr
     src = input_array(w, np.uint8, "w")
-    if src.ndim != 2:
-        raise ShapeError("w must be 2-D [rows, row_bytes], not shape %s" % (src.shape,))
-    n, k = src.shape[0], _k_of(src.shape[1], type, "w")
+    n, k = _rows_and_k(src, type)
+    if groups is not None and out is None:
+        raise ArgumentError("a row-group range writes only those groups: pass out= (or out=w)")
     dst = output_array(out, src.shape, np.uint8)
-    lib.check(getattr(lib, "q4r_" + which)(t, lay, address(src), address(dst), src.nbytes, n, k))
+    fn = getattr(lib, "q4r_%s%s" % (which, suffix))
+    lib.check(fn(t, lay, address(src), address(dst), src.nbytes, n, k, *extra))
     return dst
+
+
+def _group_range(groups) -> tuple[int, int]:
+    try:
+        g0, g1 = groups
+        return int(g0), int(g1)
+    except (TypeError, ValueError):
+        raise ArgumentError("groups must be a (first, end) pair of row-group numbers, not %r"
+                            % (groups,)) from None
+
+
+def row_groups(layout: str, n: int) -> int:
+    """Row groups of a tensor of ``n`` rows in ``layout``: ceil(n / rows per group); the last one
+    is the plain tail when the group size does not divide ``n`` (``q4r_row_groups``)."""
+    count = _library.lib().q4r_row_groups(_parse("layout", layout), n)
+    if count <= 0:
+        raise ShapeError("n = %d rows: not a positive row count" % n)
+    return count
+
+
+def repack_range(w, type: str, layout: str, groups, out) -> np.ndarray:
+    """:func:`repack` of row groups ``groups = (g0, g1)`` only (``q4r_repack_range``).
+
+    ``w`` and ``out`` are the whole tensor (``out=w``: in place); only the bytes of groups
+    ``[g0, g1)`` are read and written, so disjoint ranges can run on different Python threads at
+    once (the GIL is released) and any split gives exactly :func:`repack`'s bytes.
+    ``0 <= g0 <= g1 <= row_groups(layout, n)``, else ArgumentError with nothing written.
+    """
+    return _permute("repack", w, type, layout, out, groups)
+
+
+def unpack_range(w, type: str, layout: str, groups, out) -> np.ndarray:
+    """:func:`unpack` of row groups ``[g0, g1)`` only (``q4r_unpack_range``); as
+    :func:`repack_range`."""
+    return _permute("unpack", w, type, layout, out, groups)
+
+
+def gguf_type_info(ggml_type: int) -> tuple[str, str]:
+    """(type, layout) of a GGUF tensor type id (``q4r_gguf_type_info``): 2 -> ("q4_0", "none"),
+    20 -> ("iq4_nl", "none"), the legacy pre-repacked 31/32/33 -> q4_0 "4x4"/"4x8"/"8x8" and
+    36 -> ("iq4_nl", "4x4"). Any other id raises UnsupportedError naming it."""
+    lib = _library.lib()
+    t, lay = ctypes.c_int(), ctypes.c_int()
+    lib.check(lib.q4r_gguf_type_info(ggml_type, ctypes.byref(t), ctypes.byref(lay)))
+    return _name("type", t.value), _name("layout", lay.value)
 
 
 def repack(w, type: str, layout: str, out=None) -> np.ndarray:
