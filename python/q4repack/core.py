@@ -14,7 +14,15 @@ import os
 import numpy as np
 
 from . import _library
-from ._arrays import ShapeError, address, input_2d, input_array, output_array
+from ._arrays import (
+    _HEADER_BYTES,
+    FAST_ADDRESS,
+    ShapeError,
+    address,
+    input_2d,
+    input_array,
+    output_array,
+)
 from .errors import ArgumentError
 
 #: Tensor types: two weight types and the activation type.
@@ -446,31 +454,35 @@ def matmul(w, x, type: str, layout: str, threads: int = 0, out=None) -> np.ndarr
     ):
         t, lay, block, call = fast
         w_shape, x_shape = w.shape, x.shape
-        if (
-            len(w_shape) == 2
-            and len(x_shape) == 2
-            and w_shape[1] % block == 0
-            and w_shape[1] // block * BLOCK_VALUES == x_shape[1]
-            and w.flags.c_contiguous
-            and x.flags.c_contiguous
-        ):
-            n, k, m = w_shape[0], x_shape[1], x_shape[0]
-            if out is None:
-                y = _empty((m, n), _F32)
-            elif (
-                out.__class__ is _ndarray
-                and out.dtype is _F32
-                and out.shape == (m, n)
-                and out.flags.writeable
-                and out.flags.c_contiguous
+        if len(w_shape) == 2 and len(x_shape) == 2:
+            n, rb = w_shape
+            m, k = x_shape
+            # Strides equal to the shapes' row sizes: contiguous rows back to back (what the C
+            # call reads), checked without building numpy's flags objects.
+            if (
+                rb % block == 0
+                and rb // block * BLOCK_VALUES == k
+                and w.strides == (rb, 1)
+                and x.strides == (4 * k, 4)
             ):
-                y = out
-            else:
-                return _matmul_checked(w, x, type, layout, threads, out)
-            status = call(t, lay, address(w), w.nbytes, n, k, address(x), m, address(y), threads)
-            if status:
-                _library.lib().check(status)
-            return y
+                if out is None:
+                    y = _empty((m, n), _F32)
+                elif (
+                    out.__class__ is _ndarray
+                    and out.dtype is _F32
+                    and out.shape == (m, n)
+                    and out.strides == (4 * n, 4)
+                    and out.flags.writeable
+                ):
+                    y = out
+                else:
+                    return _matmul_checked(w, x, type, layout, threads, out)
+                status = call(t, lay, _pointer(id(w) + _HEADER).value, n * rb, n, k,
+                              _pointer(id(x) + _HEADER).value, m, _pointer(id(y) + _HEADER).value,
+                              threads)
+                if status:
+                    _library.lib().check(status)
+                return y
     return _matmul_checked(w, x, type, layout, threads, out)
 
 
@@ -478,6 +490,9 @@ _U8 = np.dtype(np.uint8)
 _F32 = np.dtype(np.float32)
 _ndarray = np.ndarray
 _empty = np.empty
+# _arrays.address inlined (same read; where it is not available the short path is switched off).
+_pointer = ctypes.c_void_p.from_address
+_HEADER = _HEADER_BYTES
 # (type name, layout name) -> (q4r_type, q4r_layout, block bytes, q4r_matmul), filled by the
 # checked path once the names have been parsed (and cleared by whoever swaps q4r_matmul: the
 # overhead bench).
@@ -501,6 +516,6 @@ def _matmul_checked(w, x, type, layout, threads, out) -> np.ndarray:
         lib.q4r_matmul(t, lay, address(w2), w2.nbytes, n, k, address(x2), m, address(y),
                        int(threads))
     )
-    if type in _BLOCK_BYTES and layout in LAYOUTS:  # canonical names only: one entry each
+    if FAST_ADDRESS and type in _BLOCK_BYTES and layout in LAYOUTS:  # canonical names: one entry
         _matmul_fast[(type, layout)] = (t, lay, _BLOCK_BYTES[type], lib.q4r_matmul)
     return y
