@@ -48,6 +48,7 @@ class _TensorStruct(ctypes.Structure):
 _P = ctypes.c_void_p
 _PROTOTYPES = {
     "q4r_q4p_open": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_uint, ctypes.POINTER(_P)]),
+    "q4r_q4p_open_buffer": (ctypes.c_int, [_P, ctypes.c_size_t, ctypes.c_uint, ctypes.POINTER(_P)]),
     "q4r_q4p_close": (None, [_P]),
     "q4r_q4p_tensor_count": (ctypes.c_size_t, [_P]),
     "q4r_q4p_get_tensor": (ctypes.c_int, [_P, ctypes.c_size_t, ctypes.POINTER(_TensorStruct)]),
@@ -74,8 +75,9 @@ class _Mapping:
     alive through their base, so the mapping is closed when the file is closed AND no array
     taken from it is left."""
 
-    def __init__(self, handle):
+    def __init__(self, handle, buffer=None):
         self.handle = handle
+        self.buffer = buffer  # the caller's bytes for q4r_q4p_open_buffer: alive until closed
 
     def __del__(self):
         handle, self.handle = self.handle, None
@@ -140,13 +142,18 @@ class Q4PFile:
     Use as a context manager or call :meth:`close`; arrays taken from ``.data`` stay valid.
     """
 
-    def __init__(self, path, verify: bool = False):
-        self.path = os.fspath(path)
+    def __init__(self, path, verify: bool = False, _buffer=None):
         handle = _P()
-        _library.lib().check(
-            _fn("q4r_q4p_open")(_path(path), VERIFY if verify else 0, ctypes.byref(handle))
-        )
-        self._mapping = _Mapping(handle)
+        flags = VERIFY if verify else 0
+        if _buffer is None:
+            self.path = os.fspath(path)
+            _library.lib().check(_fn("q4r_q4p_open")(_path(path), flags, ctypes.byref(handle)))
+        else:
+            self.path = "<buffer>"
+            _library.lib().check(_fn("q4r_q4p_open_buffer")(
+                address(_buffer) if _buffer.nbytes else None, _buffer.nbytes, flags,
+                ctypes.byref(handle)))
+        self._mapping = _Mapping(handle, _buffer)
         count = _fn("q4r_q4p_tensor_count")(handle)
         self.tensors = []
         for i in range(count):
@@ -154,6 +161,17 @@ class Q4PFile:
             _library.lib().check(_fn("q4r_q4p_get_tensor")(handle, i, ctypes.byref(s)))
             self.tensors.append(Q4PTensor(s, self._mapping))
         self._by_name = {t.name: t for t in self.tensors}
+
+    @classmethod
+    def from_buffer(cls, data, verify: bool = False) -> "Q4PFile":
+        """A .q4p file's bytes already in memory (``q4r_q4p_open_buffer``): bytes, bytearray,
+        mmap or a 1-D uint8 array, used in place (no copy). The tensors' ``.data`` are views
+        into it; change it only when no file object or array refers to it."""
+        arr = np.frombuffer(data, np.uint8) if not isinstance(data, np.ndarray) else data
+        arr = input_array(arr, np.uint8, "data")
+        if arr.ndim != 1:
+            arr = arr.reshape(-1)
+        return cls(None, verify, _buffer=arr)
 
     def tensor(self, name: str) -> Q4PTensor:
         """The tensor called ``name`` (ArgumentError naming it if there is none)."""

@@ -125,3 +125,19 @@ def test_checksum64():
     assert q4repack.checksum64(a[::2]) == q4repack.checksum64(a[::2].copy())
     assert q4repack.checksum64(b"") == q4repack.checksum64(np.zeros(0, np.uint8))
     assert q4repack.checksum64(a[:999]) != q4repack.checksum64(a)
+
+
+def test_open_from_memory(q4p):
+    raw = q4p.read_bytes()
+    with q4repack.Q4PFile(q4p) as on_disk, q4repack.Q4PFile.from_buffer(raw, verify=True) as f:
+        assert [t.name for t in f.tensors] == [t.name for t in on_disk.tensors]
+        t = f.tensors[2]
+        assert np.array_equal(t.data, on_disk.tensors[2].data)
+        base = np.frombuffer(raw, np.uint8).ctypes.data
+        assert base <= t.data.ctypes.data < base + len(raw)  # a view into the caller's bytes
+    damaged = bytearray(raw)
+    damaged[0] ^= 1
+    with pytest.raises(q4repack.FormatError):
+        q4repack.Q4PFile.from_buffer(damaged)
+    with pytest.raises(q4repack.FormatError):
+        q4repack.Q4PFile.from_buffer(b"")
