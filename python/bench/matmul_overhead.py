@@ -22,6 +22,7 @@ median over rounds of each round's ratio to the C sample of the same round.
 
     python3 python/bench/matmul_overhead.py [--n 4096] [--k 4096] [--batches 1,16]
         [--threads 1,2] [--rounds 300] [--reps 10] [--gap 20] [--methods gap,loop]
+    python3 python/bench/matmul_overhead.py --gap-sweep 0,3,10,30,100,300,1000 [...]
 """
 
 import argparse
@@ -63,6 +64,16 @@ int64_t q4r_bench_loop_ns(int type, int layout, const void* w, size_t w_size, in
   }
   return now_ns() - a;
 }
+/* One call, a busy wait of gap_ns, then the timed call: all in C (the --gap-sweep). */
+int64_t q4r_bench_after_gap_ns(int type, int layout, const void* w, size_t w_size, int64_t n,
+                               int64_t k, const float* x, int64_t m, float* y, int threads,
+                               int64_t gap_ns) {
+  if (q4r_matmul(type, layout, w, w_size, n, k, x, m, y, threads) != Q4R_OK) return -1;
+  q4r_bench_spin_ns(gap_ns);
+  const int64_t a = now_ns();
+  if (q4r_matmul(type, layout, w, w_size, n, k, x, m, y, threads) != Q4R_OK) return -1;
+  return now_ns() - a;
+}
 /* Same signature as q4r_matmul, does nothing: the Python layer's own cost per call. */
 int q4r_bench_empty_matmul(int type, int layout, const void* w, size_t w_size, int64_t n,
                            int64_t k, const float* x, int64_t m, float* y, int threads) {
@@ -87,6 +98,9 @@ class Helper:
         self.loop_ns = helper.q4r_bench_loop_ns
         self.loop_ns.restype = ctypes.c_int64
         self.loop_ns.argtypes = matmul_args + [ctypes.c_int]
+        self.after_gap_ns = helper.q4r_bench_after_gap_ns
+        self.after_gap_ns.restype = ctypes.c_int64
+        self.after_gap_ns.argtypes = matmul_args + [ctypes.c_int64]
         self.spin_ns = helper.q4r_bench_spin_ns
         self.spin_ns.restype, self.spin_ns.argtypes = None, [ctypes.c_int64]
         self.empty = helper.q4r_bench_empty_matmul
@@ -183,6 +197,27 @@ class Case:
             yield meth, mins, meds, paired
 
 
+def gap_sweep(a, helper, cases):
+    """C only: each gap's call time, alternating gap order per round; paired against gap 0."""
+    gaps = [float(g) for g in a.gap_sweep.split(",")]
+    if gaps[0] != 0:
+        gaps.insert(0, 0.0)
+    print("%-3s %-7s %8s %9s %9s %16s" % ("M", "threads", "gap us", "min us", "median us",
+                                          "paired vs gap 0"))
+    for case in cases:
+        t = {g: [] for g in gaps}
+        for r in range(a.rounds):
+            for g in (gaps if r % 2 else gaps[::-1]):
+                ns = helper.after_gap_ns(*case.args, int(g * 1000))
+                assert ns > 0
+                t[g].append(ns / 1e3)
+        base = np.array(t[0.0])
+        for g in gaps:
+            v = np.array(t[g])
+            print("%-3d %-7s %8.0f %9.1f %9.1f %+15.1f us" % (
+                case.m, case.threads or "all", g, v.min(), np.median(v), np.median(v - base)))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=4096)
@@ -194,6 +229,10 @@ def main():
     ap.add_argument("--reps", type=int, default=10, help="calls per loop sample")
     ap.add_argument("--gap", type=float, default=20.0, help="us of busy wait before a gap sample")
     ap.add_argument("--methods", default="gap,loop")
+    ap.add_argument("--gap-sweep", default=None, metavar="US,US,...",
+                    help="instead: C alone, a call after each busy gap (e.g. 0,3,10,30,100,300), "
+                         "paired medians against gap 0 (does the pool's sleeping cost a caller "
+                         "that pauses between calls?)")
     a = ap.parse_args()
     a.methods = a.methods.split(",")
     layout = a.layout or q4repack.preferred_layout("q4_0")
@@ -214,6 +253,8 @@ def main():
             print("  M=%d: %.2f us" % (m, layer_cost_us(helper.empty, w, x, layout)))
         cases = [Case(a, helper, w, layout, m, int(t), rng)
                  for m in batches for t in a.threads.split(",")]
+        if a.gap_sweep:
+            return gap_sweep(a, helper, cases)
         for case in cases:  # warm up: pool threads started, pages touched
             case.round(True)
             for samples in case.samples.values():
