@@ -110,9 +110,11 @@ def _expert_ids(ids) -> np.ndarray:
         if a.size and (a.min() < -2**31 or a.max() >= 2**31):
             raise ArgumentError("ids holds values outside int32 (expert ids are small numbers)")
         a = a.astype(np.int32)
-    rows_contiguous = a.strides[1] == 4 or a.shape[1] <= 1
-    if not rows_contiguous or (a.shape[0] > 1 and (a.strides[0] % 4 or a.strides[0] < 4 * a.shape[1])):
-        a = np.ascontiguousarray(a)  # C takes a row stride >= n_used, in int32 units
+    # C takes contiguous rows with a row stride >= n_used, in int32 units.
+    rows_ok = a.strides[1] == 4 or a.shape[1] <= 1
+    stride_ok = a.shape[0] <= 1 or (a.strides[0] % 4 == 0 and a.strides[0] >= 4 * a.shape[1])
+    if not (rows_ok and stride_ok):
+        a = np.ascontiguousarray(a)
     return a
 
 

@@ -181,8 +181,8 @@ class Q4PFile:
         return t
 
     def check_source(self, gguf_path, verify: bool = False) -> None:
-        """Check that ``gguf_path`` is the GGUF this file was packed from (``q4r_q4p_check_source``):
-        size, metadata checksum, every tensor's type, shape and offset; with ``verify`` also every
+        """Check that ``gguf_path`` is the GGUF this file was packed from
+        (``q4r_q4p_check_source``): size, metadata checksum, every tensor's type, shape and offset; with ``verify`` also every
         source tensor's bytes. MismatchError names the first difference."""
         if self._mapping is None:
             raise ArgumentError("the .q4p file is closed")

@@ -123,7 +123,8 @@ def run(w, workspace, m: int, type: str, layout: str, columns=None, out=None) ->
         try:
             c0, c1 = (int(c) for c in columns)
         except (TypeError, ValueError):
-            raise ArgumentError("columns must be a (first, end) pair, not %r" % (columns,)) from None
+            raise ArgumentError(
+                "columns must be a (first, end) pair, not %r" % (columns,)) from None
     if int(m) <= 0:
         raise ShapeError("m = %d activation rows: must be positive" % m)
     y, y_stride = strided_output(out, int(m), n, False)

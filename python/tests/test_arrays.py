@@ -135,7 +135,8 @@ def test_data_pointers_are_numpys(tmp_path):
     base.tofile(path)
     mapped = np.memmap(path, dtype=np.uint8, mode="r")
     arrays = [base, base[5:], base.reshape(64, 64)[3:, 7:], base.reshape(64, 64).T, base[:0],
-              np.empty((0, 4), np.uint8), mapped, mapped[18:], np.asarray(mapped), base.view(np.uint8)]
+              np.empty((0, 4), np.uint8), mapped, mapped[18:], np.asarray(mapped),
+              base.view(np.uint8)]
     for a in arrays:
         assert _arrays.address(a) == a.ctypes.data
 
