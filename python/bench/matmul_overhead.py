@@ -23,6 +23,7 @@ median over rounds of each round's ratio to the C sample of the same round.
     python3 python/bench/matmul_overhead.py [--n 4096] [--k 4096] [--batches 1,16]
         [--threads 1,2] [--rounds 300] [--reps 10] [--gap 20] [--methods gap,loop]
     python3 python/bench/matmul_overhead.py --gap-sweep 0,3,10,30,100,300,1000 [...]
+    python3 python/bench/matmul_overhead.py --split [...]
 """
 
 import argparse
@@ -74,6 +75,18 @@ int64_t q4r_bench_after_gap_ns(int type, int layout, const void* w, size_t w_siz
   if (q4r_matmul(type, layout, w, w_size, n, k, x, m, y, threads) != Q4R_OK) return -1;
   return now_ns() - a;
 }
+/* Same signature as q4r_matmul: calls it and records when it entered and left (--split). */
+int64_t q4r_bench_entered_ns, q4r_bench_left_ns;
+int q4r_bench_timed_matmul(int type, int layout, const void* w, size_t w_size, int64_t n,
+                           int64_t k, const float* x, int64_t m, float* y, int threads) {
+  q4r_bench_entered_ns = now_ns();
+  const int status = q4r_matmul(type, layout, w, w_size, n, k, x, m, y, threads);
+  q4r_bench_left_ns = now_ns();
+  return status;
+}
+int64_t q4r_bench_entered(void) { return q4r_bench_entered_ns; }
+int64_t q4r_bench_left(void) { return q4r_bench_left_ns; }
+int64_t q4r_bench_now_ns(void) { return now_ns(); }
 /* Same signature as q4r_matmul, does nothing: the Python layer's own cost per call. */
 int q4r_bench_empty_matmul(int type, int layout, const void* w, size_t w_size, int64_t n,
                            int64_t k, const float* x, int64_t m, float* y, int threads) {
@@ -103,6 +116,12 @@ class Helper:
         self.after_gap_ns.argtypes = matmul_args + [ctypes.c_int64]
         self.spin_ns = helper.q4r_bench_spin_ns
         self.spin_ns.restype, self.spin_ns.argtypes = None, [ctypes.c_int64]
+        self.timed = helper.q4r_bench_timed_matmul
+        self.timed.restype, self.timed.argtypes = _library._PROTOTYPES["q4r_matmul"]
+        for name in ("entered", "left", "now_ns"):
+            fn = getattr(helper, "q4r_bench_" + name)
+            fn.restype, fn.argtypes = ctypes.c_int64, []
+            setattr(self, name, fn)
         self.empty = helper.q4r_bench_empty_matmul
         self.empty.restype, self.empty.argtypes = _library._PROTOTYPES["q4r_matmul"]
 
@@ -197,6 +216,42 @@ class Case:
             yield meth, mins, meds, paired
 
 
+def split(a, helper, cases):
+    """q4r_matmul swapped for a C shim that timestamps its entry and exit: of a Python call
+    (after the same busy gap), the part before the library, in it, and after it."""
+    lib = _library.lib()
+    real, lib.q4r_matmul = lib.q4r_matmul, helper.timed
+    core._matmul_fast.clear()
+    print("%-3s %-7s %-8s %17s %17s %19s" % ("M", "threads", "call", "before us min/med",
+                                             "after us min/med", "in library us med"))
+    try:
+        for case in cases:
+            w, x, y, layout, threads = case.w, case.x, case.y, case.layout, case.threads
+            args = case.args
+            calls = {"ctypes": lambda: helper.timed(*args),
+                     "matmul": lambda: q4repack.matmul(w, x, "q4_0", layout, threads),
+                     "out=": lambda: q4repack.matmul(w, x, "q4_0", layout, threads, out=y)}
+            calls["matmul"]()
+            t = {name: ([], [], []) for name in calls}
+            for r in range(a.rounds):
+                for name in (list(calls) if r % 2 else list(calls)[::-1]):
+                    helper.spin_ns(int(a.gap * 1000))
+                    t0 = helper.now_ns()
+                    calls[name]()
+                    t1 = helper.now_ns()
+                    before, after, inside = t[name]
+                    before.append((helper.entered() - t0) / 1e3)
+                    after.append((t1 - helper.left()) / 1e3)
+                    inside.append((helper.left() - helper.entered()) / 1e3)
+            for name, (before, after, inside) in t.items():
+                print("%-3d %-7s %-8s %8.2f / %6.2f %8.2f / %6.2f %19.1f" % (
+                    case.m, case.threads or "all", name, min(before), np.median(before),
+                    min(after), np.median(after), np.median(inside)))
+    finally:
+        lib.q4r_matmul = real
+        core._matmul_fast.clear()
+
+
 def gap_sweep(a, helper, cases):
     """C only: each gap's call time, alternating gap order per round; paired against gap 0."""
     gaps = [float(g) for g in a.gap_sweep.split(",")]
@@ -229,6 +284,9 @@ def main():
     ap.add_argument("--reps", type=int, default=10, help="calls per loop sample")
     ap.add_argument("--gap", type=float, default=20.0, help="us of busy wait before a gap sample")
     ap.add_argument("--methods", default="gap,loop")
+    ap.add_argument("--split", action="store_true",
+                    help="instead: where a Python call's time goes, before the library is "
+                         "entered / in it / after it left, for a bare ctypes call and matmul")
     ap.add_argument("--gap-sweep", default=None, metavar="US,US,...",
                     help="instead: C alone, a call after each busy gap (e.g. 0,3,10,30,100,300), "
                          "paired medians against gap 0 (does the pool's sleeping cost a caller "
@@ -255,6 +313,8 @@ def main():
                  for m in batches for t in a.threads.split(",")]
         if a.gap_sweep:
             return gap_sweep(a, helper, cases)
+        if a.split:
+            return split(a, helper, cases)
         for case in cases:  # warm up: pool threads started, pages touched
             case.round(True)
             for samples in case.samples.values():
