@@ -8,10 +8,11 @@ clock_gettime(CLOCK_MONOTONIC) around the bare C call; the Python side times q4r
 time.perf_counter (the same clock). Two methods, each run for C and for Python in every round
 (which side goes first alternates between rounds):
 
-- ``gap``: one call after a busy wait of ``--gap`` microseconds done in C (the same wait, made the
-  same way, before the C sample and before the Python sample), so the thread pool's workers, the
+- ``gap``: an untimed call, a busy wait of ``--gap`` microseconds done in C, then the timed call
+  (the same before the C sample and before the Python sample), so the thread pool's workers, the
   caches and the branch predictors start from the same state on both sides.
-- ``loop``: ``--reps`` calls back to back; the figure is the total divided by the calls (C: a loop
+- ``loop``: an untimed call, then ``--reps`` calls back to back; the figure is the total divided
+  by the calls (C: a loop
   in C; Python: a Python for loop over q4repack.matmul). Between two C calls there is no gap;
   between two Python calls there is the layer's own work, as in a real Python loop.
 
@@ -199,6 +200,10 @@ class Case:
         for meth in a.methods:
             reps = 1 if meth == "gap" else a.reps
             for side in sides:
+                # Every sample has the same history: an untimed call of this case (the cases
+                # alternate, and a pool worker idle since another case wakes slowly), then for
+                # the gap method the busy wait.
+                self.c_loop(1)
                 if meth == "gap":
                     spin(gap)
                 us = self.c_loop(reps) if side == "C" else self.py_loop(reps, side)
