@@ -24,10 +24,11 @@ if(Q4R_ARCH STREQUAL "x86")
   q4r_isa_sources(Q4R_KERNEL_SOURCES x86 avx512vnni512 ${q4r_avx512vnni_flags})  # 512-bit vectors
   list(APPEND Q4R_KERNEL_DEFINES Q4R_KERNELS_X86)
 elseif(Q4R_ARCH STREQUAL "arm")
-  q4r_isa_sources(Q4R_KERNEL_SOURCES arm neon -march=armv8-a)
   # -fno-schedule-insns: GCC's pre-register-allocation scheduler hoists every activation load of
-  # a GEMM tile to the top of the block and then spills accumulators inside the K-loop
-  # (scripts/arm-speed.sh counts the stack traffic); the CPU's out-of-order core reorders anyway.
+  # a GEMM tile (and the NEON multi-row GEMV) to the top of the block and then spills accumulators
+  # inside the K-loop (scripts/arm-speed.sh counts the stack traffic); the CPU's out-of-order core
+  # reorders anyway.
+  q4r_isa_sources(Q4R_KERNEL_SOURCES arm neon -march=armv8-a -fno-schedule-insns)
   q4r_isa_sources(Q4R_KERNEL_SOURCES arm dotprod -march=armv8.2-a+dotprod -fno-schedule-insns)
   q4r_isa_sources(Q4R_KERNEL_SOURCES arm i8mm -march=armv8.2-a+dotprod+i8mm -fno-schedule-insns)
   # Fixed 256-bit SVE types: only dispatched where the vector length is 256 bits (lib/dispatch.cc).

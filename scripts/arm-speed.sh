@@ -24,7 +24,7 @@ ggml=${GGML_DIR:-$root/../shared/third_party/ggml}
 cxx=(aarch64-linux-gnu-g++ -std=c++17 -O3 -DNDEBUG -I "$root" -I "$root/kernels")
 # Per-level flags: the same as cmake/Q4rKernels.cmake (checked below, so they cannot drift).
 declare -A flags=(
-  [neon]="-march=armv8-a"
+  [neon]="-march=armv8-a -fno-schedule-insns"
   [dotprod]="-march=armv8.2-a+dotprod -fno-schedule-insns"
   [i8mm]="-march=armv8.2-a+dotprod+i8mm -fno-schedule-insns"
   [sve256]="-march=armv8.2-a+dotprod+i8mm+sve -msve-vector-bits=256 -fno-schedule-insns"

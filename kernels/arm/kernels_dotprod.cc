@@ -43,7 +43,13 @@ inline int32x4_t dot_cols4(const int8x16_t w[8], int8x16_t a0, int8x16_t a1) {
 }
 
 // ---------------------------------------------------------------- GEMV / GEMM
-template <class W>
+template <class W, int N, int B, int R>
+[[gnu::always_inline]] inline void gemv_weights(const W& dec, const uint8_t* qs, int h,
+                                                int8x16_t w[8]) {
+  load_weights<W, N, B>(dec, qs, h, w);  // column quads: SDOT by element needs no broadcast
+}
+
+template <class W, int B, int R>
 [[gnu::always_inline]] inline float32x4_t gemv_block_dot(const int8x16_t w[8], const uint8_t* qs) {
   return to_float<W>(dot_cols4(w, vld1q_s8(reinterpret_cast<const int8_t*>(qs)),
                                vld1q_s8(reinterpret_cast<const int8_t*>(qs + 16))));
@@ -67,99 +73,111 @@ constexpr int lane_quad(int B, int v, int lane) {
 template <class W, int N, int B, int G>
 void gemm_rows(int nb, float* s, std::size_t bs, const uint8_t* w, const uint8_t* a, int y0,
                int nc) {
+  // The activation scales as floats, converted once per block and group for every column group
+  // (FCVTL is two micro-ops on the pipes the SDOTs use); a long row goes chunk by chunk, each
+  // chunk continuing the sums the previous one stored in s (the same float operations in order).
+  constexpr int kChunk = 64;
+  float32x4_t da_f[kChunk * G];
   const W dec;
-  for (int x = 0; x < nc / N; ++x) {
-    for (int h = 0; h < N / 4; ++h) {
-      float32x4_t acc[4 * G];
-      for (int i = 0; i < 4 * G; ++i) acc[i] = vdupq_n_f32(0.f);
-      for (int l = 0; l < nb; ++l) {
-        const uint8_t* wb = w + (static_cast<int64_t>(x) * nb + l) * kQ4BlockBytes * N;
-        int8x16_t wq[8];
-        load_weights<W, N, B>(dec, wb + 2 * N, h, wq);
-        const float32x4_t dw = W::weight_scale(halves4(wb + 8 * h));
-        unroll<0, G>([&](auto group) {  // unrolled: acc[] must stay in registers
-          constexpr int g = decltype(group)::value;
-          const uint8_t* ab = a + (static_cast<int64_t>(y0 + g) * nb + l) * kQ8x4BlockBytes;
-          const auto* aq = reinterpret_cast<const int8_t*>(ab + 8);
-          int32x4_t isum[4];
-          for (int m = 0; m < 4; ++m) isum[m] = fresh_zero();
-          unroll<0, 8>([&](auto vec) {
-            constexpr int V = decltype(vec)::value;
-            const int8x16_t av = vld1q_s8(aq + 16 * V);
-            unroll<0, 4>([&](auto ln) {
-              constexpr int L = decltype(ln)::value;
-              constexpr int M = lane_row(B, V, L);
-              isum[M] = vdotq_laneq_s32(isum[M], wq[lane_quad(B, V, L)], av, L);
+  for (int l0 = 0; l0 < nb; l0 += kChunk) {
+    const int nl = nb - l0 < kChunk ? nb - l0 : kChunk;
+    for (int l = 0; l < nl; ++l) {
+      for (int g = 0; g < G; ++g) {
+        da_f[l * G + g] =
+            halves4(a + (static_cast<int64_t>(y0 + g) * nb + l0 + l) * kQ8x4BlockBytes);
+      }
+    }
+    for (int x = 0; x < nc / N; ++x) {
+      for (int h = 0; h < N / 4; ++h) {
+        float32x4_t acc[4 * G];
+        if (l0 == 0) {
+          for (int i = 0; i < 4 * G; ++i) acc[i] = vdupq_n_f32(0.f);
+        } else {
+          load_tile<G>(s, bs, y0, x * N + 4 * h, acc);
+        }
+        const float32x4_t* daf = da_f;
+        for (int l = l0; l < l0 + nl; ++l, daf += G) {
+          const uint8_t* wb = w + (static_cast<int64_t>(x) * nb + l) * kQ4BlockBytes * N;
+          int8x16_t wq[8];
+          load_weights<W, N, B>(dec, wb + 2 * N, h, wq);
+          const float32x4_t dw = W::weight_scale(halves4(wb + 8 * h));
+          unroll<0, G>([&](auto group) {  // unrolled: acc[] must stay in registers
+            constexpr int g = decltype(group)::value;
+            const uint8_t* ab = a + (static_cast<int64_t>(y0 + g) * nb + l) * kQ8x4BlockBytes;
+            const auto* aq = reinterpret_cast<const int8_t*>(ab + 8);
+            const float32x4_t da = daf[g];
+            unroll<0, 2>([&](auto pair) {  // rows 2p, 2p+1: two live chains
+              constexpr int P = decltype(pair)::value;
+              int32x4_t isum[2] = {fresh_zero(), fresh_zero()};
+              // B = 4 loads every activation vector once per pair: the opaque pointer keeps the
+              // compiler from merging the two loads into one register live across both pairs.
+              const int8_t* ap = aq;
+              asm volatile("" : "+r"(ap));
+              unroll<0, 8>([&](auto vec) {
+                constexpr int V = decltype(vec)::value;
+                if constexpr (B == 4 || V % 2 == P) {  // B = 8: vectors of rows 2p, 2p+1
+                  const int8x16_t av = vld1q_s8(ap + 16 * V);
+                  unroll<0, 4>([&](auto ln) {
+                    constexpr int L = decltype(ln)::value;
+                    constexpr int M = lane_row(B, V, L);
+                    if constexpr (M / 2 == P) {
+                      isum[M % 2] = vdotq_laneq_s32(isum[M % 2], wq[lane_quad(B, V, L)], av, L);
+                    }
+                  });
+                }
+              });
+              unroll<0, 2>([&](auto row) {
+                constexpr int M = 2 * P + decltype(row)::value;
+                acc[4 * g + M] =
+                    vfmaq_f32(acc[4 * g + M], to_float<W>(isum[M % 2]), vmulq_laneq_f32(dw, da, M));
+              });
             });
           });
-          const float32x4_t da = halves4(ab);
-          unroll<0, 4>([&](auto row) {
-            constexpr int M = decltype(row)::value;
-            acc[4 * g + M] =
-                vfmaq_f32(acc[4 * g + M], to_float<W>(isum[M]), vmulq_laneq_f32(dw, da, M));
-          });
-        });
+        }
+        store_tile<G>(s, bs, y0, x * N + 4 * h, acc);
       }
-      store_tile<G>(s, bs, y0, x * N + 4 * h, acc);
     }
   }
 }
 
 // ---------------------------------------------------------------- plain rows
+// One SDOT chain per weight row (4 int32 partials) from acc (a fresh chain: fresh_zero or
+// fresh_dup, integer DUPs, no vector micro-op).
 template <class W>
-inline int32x4_t plain_partials(const W& dec, const uint8_t* qs, int8x16_t a0, int8x16_t a1) {
+inline int32x4_t plain_partials(const W& dec, const uint8_t* qs, int8x16_t a0, int8x16_t a1,
+                                int32x4_t acc) {
   int8x16_t lo, hi;
   dec.decode(vld1q_u8(qs), lo, hi);
-  return vdotq_s32(vdotq_s32(fresh_zero(), lo, a0), hi, a1);
+  return vdotq_s32(vdotq_s32(acc, lo, a0), hi, a1);
+}
+
+// Q4_0 (kOffset): the 4 chains of a row start at (kMagicBits - off_sum) / 4 in every lane, so the
+// folded sum is kMagicBits + dot - off_sum, converted by magic_to_float (|dot| < 2^15). IQ4_NL:
+// chains from 0, fixed-point SCVTF (to_float).
+template <class W>
+[[gnu::always_inline]] inline float32x4_t plain_block4(const W& dec, const uint8_t* qs,
+                                                       int64_t wrow, int8x16_t a0, int8x16_t a1,
+                                                       int32_t off_sum) {
+  static_assert(W::kOffset % 4 == 0 && kMagicBits % 4 == 0, "exact quarters (shifts)");
+  int32x4_t part[4];
+  for (int j = 0; j < 4; ++j) {
+    const int32x4_t acc =
+        W::kOffset != 0 ? fresh_dup((kMagicBits >> 2) - (off_sum >> 2)) : fresh_zero();
+    part[j] = plain_partials(dec, qs + j * wrow, a0, a1, acc);
+  }
+  const int32x4_t sum = vpaddq_s32(vpaddq_s32(part[0], part[1]), vpaddq_s32(part[2], part[3]));
+  if constexpr (W::kOffset != 0) {
+    return magic_to_float(sum);
+  } else {
+    return to_float<W>(sum);
+  }
 }
 
 template <class W>
-void plain(int k, float* s, std::size_t bs, const void* vw, int nc, const void* va, int nr) {
-  const int nb = k / kBlockValues;
-  const int64_t wrow = static_cast<int64_t>(nb) * kQ4BlockBytes;
-  const auto* w = static_cast<const uint8_t*>(vw);
-  const auto* a = static_cast<const uint8_t*>(va);
-  const W dec;
-  for (int m = 0; m < nr; ++m) {
-    const uint8_t* arow = a + static_cast<int64_t>(m) * nb * kQ8BlockBytes;
-    int c = 0;
-    for (; c + 4 <= nc; c += 4) {
-      float32x4_t sumf = vdupq_n_f32(0.f);
-      for (int l = 0; l < nb; ++l) {
-        const uint8_t* ab = arow + l * kQ8BlockBytes;
-        const int8x16_t a0 = vld1q_s8(reinterpret_cast<const int8_t*>(ab + 2));
-        const int8x16_t a1 = vld1q_s8(reinterpret_cast<const int8_t*>(ab + 18));
-        int32x4_t part[4];
-        uint64_t dw = 0;  // the 4 fp16 scales, gathered in a general register (integer pipes)
-        for (int j = 0; j < 4; ++j) {
-          const uint8_t* wb = w + (c + j) * wrow + l * kQ4BlockBytes;
-          part[j] = plain_partials(dec, wb + 2, a0, a1);
-          uint16_t h;
-          std::memcpy(&h, wb, 2);
-          dw |= static_cast<uint64_t>(h) << (16 * j);
-        }
-        const int32x4_t isum =
-            vpaddq_s32(vpaddq_s32(part[0], part[1]), vpaddq_s32(part[2], part[3]));
-        const float32x4_t scale = vmulq_n_f32(
-            W::weight_scale(vcvt_f32_f16(vreinterpret_f16_u16(vcreate_u16(dw)))), half_at(ab));
-        sumf = vfmaq_f32(sumf, to_float<W>(isum), scale);
-      }
-      vst1q_f32(s + m * bs + c, sumf);
-    }
-    for (; c < nc; ++c) {
-      float sumf = 0.f;
-      for (int l = 0; l < nb; ++l) {
-        const uint8_t* ab = arow + l * kQ8BlockBytes;
-        const uint8_t* wb = w + c * wrow + l * kQ4BlockBytes;
-        const int8x16_t a0 = vld1q_s8(reinterpret_cast<const int8_t*>(ab + 2));
-        const int8x16_t a1 = vld1q_s8(reinterpret_cast<const int8_t*>(ab + 18));
-        const int32_t isum = vaddvq_s32(plain_partials(dec, wb + 2, a0, a1));
-        const float v = static_cast<float>(isum) * (1.f / (1 << W::kFracBits));      // exact
-        sumf = __builtin_fmaf(v, W::weight_scale(half_at(wb)) * half_at(ab), sumf);  // as lanes
-      }
-      s[m * bs + c] = sumf;
-    }
-  }
+[[gnu::always_inline]] inline int32_t plain_block1(const W& dec, const uint8_t* qs, int8x16_t a0,
+                                                   int8x16_t a1, int32_t off_sum) {
+  const int32x4_t acc = W::kOffset != 0 ? fresh_dup(-(off_sum >> 2)) : fresh_zero();
+  return vaddvq_s32(plain_partials(dec, qs, a0, a1, acc));
 }
 
 }  // namespace
@@ -170,7 +188,7 @@ void fill_kernels_dotprod(KernelTable* t) {
   t->plain[kQ4_0] = plain<Q4_0Plain>;
   t->plain[kIQ4_NL] = plain<Iq4nl>;
   fill_gemv_entries<Q4_0Packed, Iq4nl>(t);
-  fill_gemm_entries<Q4_0Packed, Iq4nl, 3>(t);
+  fill_gemm_entries<Q4_0Packed, Iq4nl, 4>(t);
 }
 
 }  // namespace q4r

@@ -34,23 +34,33 @@ inline int32_t load_i32(const int8_t* p) {
 }
 
 // ---------------------------------------------------------------- weight decoders (true values)
-struct Q4_0Packed {  // nibbles XORed with 0x88: each is a 4-bit two's-complement value
+// True values: the dots are the true integer dots (kFracBits 0) and dW is used as is.
+struct TrueValues {
+  static constexpr int kFracBits = 0;
+  static float32x4_t weight_scale(float32x4_t d) { return d; }
+  static float weight_scale(float d) { return d; }
+};
+struct Q4_0Packed : TrueValues {  // nibbles XORed with 0x88: each is a 4-bit two's-complement value
   static constexpr int kProductsPerI16 = 8;
-  static float32x4_t weight_scale(float32x4_t d) { return d; }  // true values: dW as is
   void decode(uint8x16_t b, int8x16_t& lo, int8x16_t& hi) const {
     const int8x16_t s = vreinterpretq_s8_u8(b);
     lo = vshrq_n_s8(vshlq_n_s8(s, 4), 4);
     hi = vshrq_n_s8(s, 4);
   }
 };
-struct Q4_0Plain {  // biased nibbles (u - 8): XOR 0x88 in the register, then as above
+// Plain (un-repacked) Q4_0: the stored nibbles u = q + 8 (0..15) as they are; the plain kernel
+// subtracts 8 * sum(a) from the int32 dot (kOffset; dot(q, a) = dot(u, a) - 8 * sum(a), exact).
+// An int16 lane holds 16 products u * a (16 * 15 * 128 = 30720).
+struct Q4_0Plain : TrueValues {
+  static constexpr int kOffset = 8;
   void decode(uint8x16_t b, int8x16_t& lo, int8x16_t& hi) const {
-    Q4_0Packed().decode(veorq_u8(b, vdupq_n_u8(kQ4_0RepackXor)), lo, hi);
+    lo = vreinterpretq_s8_u8(vandq_u8(b, vdupq_n_u8(0x0F)));
+    hi = vreinterpretq_s8_u8(vshrq_n_u8(b, 4));
   }
 };
-struct Iq4nl {  // codebook indices: one TBL lookup per nibble
+struct Iq4nl : TrueValues {  // codebook indices: one TBL lookup per nibble
   static constexpr int kProductsPerI16 = 2;
-  static float32x4_t weight_scale(float32x4_t d) { return d; }
+  static constexpr int kOffset = 0;
   Iq4nl() : table(vld1q_s8(kIq4nlValues)) {}
   int8x16_t table;
   void decode(uint8x16_t b, int8x16_t& lo, int8x16_t& hi) const {
@@ -59,7 +69,8 @@ struct Iq4nl {  // codebook indices: one TBL lookup per nibble
   }
 };
 
-// Integer dots of 4 columns (decoded quads w) with activation row M of block aq.
+// Integer dots of 4 columns (decoded quads w) with activation row M of block aq, as
+// kMagicBits + dot (for magic_to_float: one FSUB instead of a two-micro-op SCVTF).
 template <class W, int B, int M>
 inline int32x4_t dot_cols4(const int8x16_t w[8], const int8_t* aq) {
   int8x16_t act[8];
@@ -75,10 +86,11 @@ inline int32x4_t dot_cols4(const int8x16_t w[8], const int8_t* aq) {
       hi = vmlal_high_s8(hi, w[t], act[t]);
     }
     // lo: columns 0,1 (4 int16 each); hi: columns 2,3.
-    return vpaddq_s32(vpaddlq_s16(lo), vpaddlq_s16(hi));
+    return vpaddq_s32(vpadalq_s16(fresh_dup(kMagicBits / 2), lo),
+                      vpadalq_s16(fresh_dup(kMagicBits / 2), hi));
   } else {
-    int32x4_t acc_lo = vdupq_n_s32(0);
-    int32x4_t acc_hi = vdupq_n_s32(0);
+    int32x4_t acc_lo = fresh_dup(kMagicBits / 2);
+    int32x4_t acc_hi = fresh_dup(kMagicBits / 2);
     for (int t = 0; t < 4; ++t) {  // two products per int16 lane: quads t and t + 4
       int16x8_t lo = vmull_s8(vget_low_s8(w[t]), vget_low_s8(act[t]));
       lo = vmlal_s8(lo, vget_low_s8(w[t + 4]), vget_low_s8(act[t + 4]));
@@ -91,12 +103,103 @@ inline int32x4_t dot_cols4(const int8x16_t w[8], const int8_t* aq) {
   }
 }
 
-// ---------------------------------------------------------------- GEMV / GEMM
-template <class W>
-[[gnu::always_inline]] inline float32x4_t gemv_block_dot(const int8x16_t w[8], const uint8_t* qs) {
-  return vcvtq_f32_s32(dot_cols4<W, 0, 0>(w, reinterpret_cast<const int8_t*>(qs)));
+// Products of one block's weights (lo = values 0..15, hi = 16..31 of one column or plain row)
+// with an activation block (a0, a1), laid out lane by lane. dot4_i16: 4 products per int16 lane
+// (for weights with |w * a| <= 2048: up to 16 per lane after two pairwise adds). dot2_i32: two
+// per int16 lane, widened and added to init: 4 int32 partials (IQ4_NL: |w * a| <= 127 * 128).
+inline int16x8_t dot4_i16(int8x16_t lo, int8x16_t hi, int8x16_t a0, int8x16_t a1) {
+  int16x8_t p = vmull_s8(vget_low_s8(lo), vget_low_s8(a0));
+  p = vmlal_high_s8(p, lo, a0);
+  p = vmlal_s8(p, vget_low_s8(hi), vget_low_s8(a1));
+  return vmlal_high_s8(p, hi, a1);
+}
+inline int32x4_t dot2_i32(int8x16_t lo, int8x16_t hi, int8x16_t a0, int8x16_t a1, int32x4_t init) {
+  int16x8_t p = vmull_s8(vget_low_s8(lo), vget_low_s8(a0));
+  p = vmlal_s8(p, vget_low_s8(hi), vget_low_s8(a1));
+  int16x8_t q = vmull_high_s8(lo, a0);
+  q = vmlal_high_s8(q, hi, a1);
+  return vpadalq_s16(vpadalq_s16(init, p), q);
+}
+// Lane j = the sum of the lanes of column j's products (two or three pairwise adds; the int16
+// form added to init).
+inline int32x4_t fold4(const int16x8_t c[4], int32x4_t init) {
+  return vpadalq_s16(init, vpaddq_s16(vpaddq_s16(c[0], c[1]), vpaddq_s16(c[2], c[3])));
+}
+inline int32x4_t fold4(const int32x4_t c[4]) {
+  return vpaddq_s32(vpaddq_s32(c[0], c[1]), vpaddq_s32(c[2], c[3]));
 }
 
+// ---------------------------------------------------------------- GEMV
+// Mostly on columns, not column quads: column j's 16 quant bytes in one vector (byte i = values i
+// and 16 + i, as in a plain block), multiplied lane by lane with the activation block as loaded.
+// Column quads need each activation quad broadcast into its own register (8 per row): for 2-3
+// rows that costs more than the transpose and does not fit the registers, and for IQ4_NL and the
+// B = 8 layouts (4 ZIPs per block instead of 4 UZPs) it costs more already for one row. Only
+// Q4_0 4x4 with one row keeps the quads (no transpose; the int16 lanes there hold 8 products).
+template <class W, int B, int R>
+constexpr bool kGemvQuads = W::kProductsPerI16 >= 8 && B == 4 && R == 1;
+
+template <int N, int B>
+inline void load_columns(const uint8_t* qs, int h, uint8x16_t c[4]) {
+  if constexpr (B == 4) {  // a 4x4 transpose of the 32-bit lanes of the column quads
+    static_assert(N == 4, "chunk 4 exists only for 4 rows");
+    uint32x4_t q[4];
+    for (int i = 0; i < 4; ++i) q[i] = vreinterpretq_u32_u8(vld1q_u8(qs + 16 * i));
+    const uint64x2_t t0 = vreinterpretq_u64_u32(vtrn1q_u32(q[0], q[1]));
+    const uint64x2_t t1 = vreinterpretq_u64_u32(vtrn2q_u32(q[0], q[1]));
+    const uint64x2_t t2 = vreinterpretq_u64_u32(vtrn1q_u32(q[2], q[3]));
+    const uint64x2_t t3 = vreinterpretq_u64_u32(vtrn2q_u32(q[2], q[3]));
+    c[0] = vreinterpretq_u8_u64(vtrn1q_u64(t0, t2));
+    c[1] = vreinterpretq_u8_u64(vtrn1q_u64(t1, t3));
+    c[2] = vreinterpretq_u8_u64(vtrn2q_u64(t0, t2));
+    c[3] = vreinterpretq_u8_u64(vtrn2q_u64(t1, t3));
+  } else {  // B = 8: bytes 0-7 of columns (0,1) and (2,3), then bytes 8-15 of the same pairs
+    const uint8_t* p = qs + 32 * h;
+    const uint64x2_t c01_lo = vreinterpretq_u64_u8(vld1q_u8(p));
+    const uint64x2_t c23_lo = vreinterpretq_u64_u8(vld1q_u8(p + 16));
+    const uint64x2_t c01_hi = vreinterpretq_u64_u8(vld1q_u8(p + 8 * N));
+    const uint64x2_t c23_hi = vreinterpretq_u64_u8(vld1q_u8(p + 8 * N + 16));
+    c[0] = vreinterpretq_u8_u64(vzip1q_u64(c01_lo, c01_hi));
+    c[1] = vreinterpretq_u8_u64(vzip2q_u64(c01_lo, c01_hi));
+    c[2] = vreinterpretq_u8_u64(vzip1q_u64(c23_lo, c23_hi));
+    c[3] = vreinterpretq_u8_u64(vzip2q_u64(c23_lo, c23_hi));
+  }
+}
+
+// Columns: w[2j] = values 0..15 of column 4h+j, w[2j+1] = values 16..31. Quads: load_weights.
+template <class W, int N, int B, int R>
+[[gnu::always_inline]] inline void gemv_weights(const W& dec, const uint8_t* qs, int h,
+                                                int8x16_t w[8]) {
+  if constexpr (kGemvQuads<W, B, R>) {
+    load_weights<W, N, B>(dec, qs, h, w);
+  } else {
+    uint8x16_t c[4];
+    load_columns<N, B>(qs, h, c);
+    for (int j = 0; j < 4; ++j) dec.decode(c[j], w[2 * j], w[2 * j + 1]);
+  }
+}
+
+template <class W, int B, int R>
+[[gnu::always_inline]] inline float32x4_t gemv_block_dot(const int8x16_t w[8], const uint8_t* qs) {
+  if constexpr (kGemvQuads<W, B, R>) {
+    return magic_to_float(dot_cols4<W, 0, 0>(w, reinterpret_cast<const int8_t*>(qs)));
+  }
+  const int8x16_t a0 = vld1q_s8(reinterpret_cast<const int8_t*>(qs));
+  const int8x16_t a1 = vld1q_s8(reinterpret_cast<const int8_t*>(qs + 16));
+  if constexpr (W::kProductsPerI16 >= 8) {  // 16 products per int16 lane: 16 * 8 * 128 = 16384
+    int16x8_t col[4];
+    for (int j = 0; j < 4; ++j) col[j] = dot4_i16(w[2 * j], w[2 * j + 1], a0, a1);
+    return magic_to_float(fold4(col, fresh_dup(kMagicBits)));
+  } else {
+    int32x4_t col[4];
+    for (int j = 0; j < 4; ++j) {
+      col[j] = dot2_i32(w[2 * j], w[2 * j + 1], a0, a1, fresh_dup(kMagicBits / 4));
+    }
+    return magic_to_float(fold4(col));
+  }
+}
+
+// ---------------------------------------------------------------- GEMM
 // G groups of 4 activation rows (starting at group y0) against every column group: weights are
 // decoded once per block and used for 4*G rows.
 template <class W, int N, int B, int G>
@@ -120,7 +223,7 @@ void gemm_rows(int nb, float* s, std::size_t bs, const uint8_t* w, const uint8_t
             constexpr int M = decltype(row)::value;
             const int32x4_t isum = dot_cols4<W, B, M>(wq, aq);
             acc[4 * g + M] =
-                vfmaq_f32(acc[4 * g + M], vcvtq_f32_s32(isum), vmulq_laneq_f32(dw, da, M));
+                vfmaq_f32(acc[4 * g + M], magic_to_float(isum), vmulq_laneq_f32(dw, da, M));
           });
         }
       }
@@ -130,63 +233,40 @@ void gemm_rows(int nb, float* s, std::size_t bs, const uint8_t* w, const uint8_t
 }
 
 // ---------------------------------------------------------------- plain rows
-// Integer dot of one plain weight block (16 quant bytes) with one Q8_0 block, as 4 int32 partials.
 template <class W>
-inline int32x4_t plain_partials(const W& dec, const uint8_t* qs, int8x16_t a0, int8x16_t a1) {
-  int8x16_t lo, hi;
-  dec.decode(vld1q_u8(qs), lo, hi);
-  int16x8_t p = vmull_s8(vget_low_s8(lo), vget_low_s8(a0));
-  p = vmlal_s8(p, vget_low_s8(hi), vget_low_s8(a1));
-  int16x8_t q = vmull_high_s8(lo, a0);
-  q = vmlal_high_s8(q, hi, a1);
-  return vpadalq_s16(vpaddlq_s16(p), q);
+[[gnu::always_inline]] inline float32x4_t plain_block4(const W& dec, const uint8_t* qs,
+                                                       int64_t wrow, int8x16_t a0, int8x16_t a1,
+                                                       int32_t off_sum) {
+  if constexpr (W::kOffset != 0) {
+    // Unsigned nibbles in int16 lanes; one add of kMagicBits - off_sum per block, converted by
+    // magic_to_float (|dot| < 2^15).
+    int16x8_t col[4];
+    for (int j = 0; j < 4; ++j) {
+      int8x16_t lo, hi;
+      dec.decode(vld1q_u8(qs + j * wrow), lo, hi);
+      col[j] = dot4_i16(lo, hi, a0, a1);
+    }
+    return magic_to_float(fold4(col, fresh_dup(kMagicBits - off_sum)));
+  } else {
+    int32x4_t col[4];
+    for (int j = 0; j < 4; ++j) {
+      int8x16_t lo, hi;
+      dec.decode(vld1q_u8(qs + j * wrow), lo, hi);
+      col[j] = dot2_i32(lo, hi, a0, a1, fresh_dup(kMagicBits / 4));
+    }
+    return magic_to_float(fold4(col));
+  }
 }
 
 template <class W>
-void plain(int k, float* s, std::size_t bs, const void* vw, int nc, const void* va, int nr) {
-  const int nb = k / kBlockValues;
-  const int64_t wrow = static_cast<int64_t>(nb) * kQ4BlockBytes;
-  const auto* w = static_cast<const uint8_t*>(vw);
-  const auto* a = static_cast<const uint8_t*>(va);
-  const W dec;
-  for (int m = 0; m < nr; ++m) {
-    const uint8_t* arow = a + static_cast<int64_t>(m) * nb * kQ8BlockBytes;
-    int c = 0;
-    for (; c + 4 <= nc; c += 4) {  // 4 columns at a time, one float vector
-      float32x4_t sumf = vdupq_n_f32(0.f);
-      for (int l = 0; l < nb; ++l) {
-        const uint8_t* ab = arow + l * kQ8BlockBytes;
-        const int8x16_t a0 = vld1q_s8(reinterpret_cast<const int8_t*>(ab + 2));
-        const int8x16_t a1 = vld1q_s8(reinterpret_cast<const int8_t*>(ab + 18));
-        int32x4_t part[4];
-        uint16_t dw[4];
-        for (int j = 0; j < 4; ++j) {
-          const uint8_t* wb = w + (c + j) * wrow + l * kQ4BlockBytes;
-          part[j] = plain_partials(dec, wb + 2, a0, a1);
-          std::memcpy(&dw[j], wb, 2);
-        }
-        const int32x4_t isum =
-            vpaddq_s32(vpaddq_s32(part[0], part[1]), vpaddq_s32(part[2], part[3]));
-        const float32x4_t scale =
-            vmulq_n_f32(vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(dw))), half_at(ab));
-        sumf = vfmaq_f32(sumf, vcvtq_f32_s32(isum), scale);
-      }
-      vst1q_f32(s + m * bs + c, sumf);
-    }
-    for (; c < nc; ++c) {
-      float sumf = 0.f;
-      for (int l = 0; l < nb; ++l) {
-        const uint8_t* ab = arow + l * kQ8BlockBytes;
-        const uint8_t* wb = w + c * wrow + l * kQ4BlockBytes;
-        const int8x16_t a0 = vld1q_s8(reinterpret_cast<const int8_t*>(ab + 2));
-        const int8x16_t a1 = vld1q_s8(reinterpret_cast<const int8_t*>(ab + 18));
-        const int32_t isum = vaddvq_s32(plain_partials(dec, wb + 2, a0, a1));
-        // The same operations as one lane of the 4-column path, so a column's result does not
-        // depend on where a column range starts.
-        sumf = __builtin_fmaf(static_cast<float>(isum), half_at(wb) * half_at(ab), sumf);
-      }
-      s[m * bs + c] = sumf;
-    }
+[[gnu::always_inline]] inline int32_t plain_block1(const W& dec, const uint8_t* qs, int8x16_t a0,
+                                                   int8x16_t a1, int32_t off_sum) {
+  int8x16_t lo, hi;
+  dec.decode(vld1q_u8(qs), lo, hi);
+  if constexpr (W::kOffset != 0) {
+    return vaddlvq_s16(dot4_i16(lo, hi, a0, a1)) - off_sum;
+  } else {
+    return vaddvq_s32(dot2_i32(lo, hi, a0, a1, fresh_zero()));
   }
 }
 
@@ -289,12 +369,6 @@ void fill_kernels_neon(KernelTable* t) {
   t->plain[kQ4_0] = plain<Q4_0Plain>;
   t->plain[kIQ4_NL] = plain<Iq4nl>;
   fill_gemv_entries<Q4_0Packed, Iq4nl>(t);
-  // Without SDOT every activation quad is broadcast into its own register (8 per row): three rows
-  // of IQ4_NL (table and mask registers) or of an 8x8 block (two 4-column halves) do not fit the
-  // 32 registers and the multi-row loop would spill (scripts/arm-speed.sh). The driver calls the
-  // GEMV per row there instead.
-  t->gemv_rows[kQ4_0][k8x8] = nullptr;
-  for (int l = 0; l < kPackedLayouts; ++l) t->gemv_rows[kIQ4_NL][l] = nullptr;
   fill_gemm_entries<Q4_0Packed, Iq4nl, 4>(t);
 }
 

@@ -42,14 +42,13 @@ inline svbool_t all32() {
   return svptrue_b32();
 }
 
-// Integer dot chains start at kMagicBits instead of 0: 0x4B400000 is the float 1.5 * 2^23, so a
-// chain holding kMagicBits + isum is, read as a float, exactly kMagic + isum for |isum| < 2^22
-// (|isum| < 2^20 here: 32 products of at most 128 * 128, x16 for Q4_0), and one FSUB gives the
-// exact float(isum). SVE's SCVTF costs two micro-ops (one on Neoverse V1's V0 pipe only); the
-// FSUB one. The start value is duplicated from a general register (an integer pipe; volatile, so
-// that the chains get their own registers instead of one shared constant plus a vector MOV each).
-constexpr int32_t kMagicBits = 0x4B400000;
-constexpr float kMagic = 12582912.f;
+// Integer dot chains start at kMagicBits (arm_common.inc) instead of 0: 0x4B400000 is the float
+// 1.5 * 2^23 = kMagic, so a chain holding kMagicBits + isum is, read as a float, exactly
+// kMagic + isum for |isum| < 2^22 (|isum| < 2^20 here: 32 products of at most 128 * 128, x16 for
+// Q4_0), and one FSUB gives the exact float(isum). SVE's SCVTF costs two micro-ops (one on
+// Neoverse V1's V0 pipe only); the FSUB one. The start value is duplicated from a general register
+// (an integer pipe; volatile, so that the chains get their own registers instead of one shared
+// constant plus a vector MOV each).
 inline VI32 fresh_chain(int32_t start) {
   VI32 z;
   asm volatile("mov %0.s, %w1" : "=w"(z) : "r"(start));

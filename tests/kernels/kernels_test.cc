@@ -294,6 +294,10 @@ void check_gemv(const NamedTable& t) {
   }
 }
 
+bool arm_level(const std::string& name) {
+  return name == "neon" || name == "dotprod" || name == "i8mm" || name == "sve256";
+}
+
 void check_gemm(const NamedTable& t, int k, int nr, int n, Pattern p) {
   for (q4r_type type : kTypes) {
     const auto w = make_weights(n, k, p, 300 + k + nr);
@@ -333,6 +337,17 @@ void check_gemm(const NamedTable& t, int k, int nr, int n, Pattern p) {
           for (std::size_t i = (nr + nrem) * bs; i < yp.size(); ++i) EXPECT_TRUE(std::isnan(yp[i]));
         }
       }
+      if (arm_level(t.name)) {  // block-FMA order in any row tile and across block chunks
+        std::vector<float> yv(nc);
+        for (int i = 0; i < nr; ++i) {
+          t.table.gemv[wi][li](k, yv.data(), packed.data(), &a[i * (k / 32) * kQ8BlockBytes], nc);
+          for (int c = 0; c < nc; ++c) {
+            ASSERT_EQ(y[i * bs + c], yv[c]) << t.name << " gemm vs gemv " << q4r_type_name(type)
+                                            << " " << q4r_layout_name(layout) << " k=" << k
+                                            << " nr=" << nr << " row " << i << " col " << c;
+          }
+        }
+      }
       expect_near_reference(y.data(), bs, ref, nr, nc, k,
                             t.name + " gemm " + q4r_type_name(type) + " " +
                                 q4r_layout_name(layout) + " k=" + std::to_string(k) +
@@ -358,6 +373,15 @@ void check_gemm_all(const NamedTable& t) {
     check_gemm(t, 96, nr, 12, Pattern::kZeroBlocks);  // 12: an odd number of 4-groups
   }
   check_gemm(t, quick() ? 4128 : kLongK, 4, 8, Pattern::kRandom);
+}
+
+// The x86 kernels use GGML's x86 float order (block-FMA), which the golden 8x8 .native files hold;
+// the order does not depend on the layout, so every x86 layout and the plain kernel must equal them
+// bit for bit. The ARM levels compute the same per-block fma(float(isum), dW * dA, acc) (their
+// conversions and scale factors are exact: docs/ARM.md), so they must equal them too.
+bool block_fma_isa(const std::string& name) {
+  return name == "avx2" || name == "avxvnni" || name.rfind("avx512vnni", 0) == 0 ||
+         name == "neon" || name == "dotprod" || name == "i8mm" || name == "sve256";
 }
 
 void check_plain(const NamedTable& t) {
@@ -398,6 +422,26 @@ void check_plain(const NamedTable& t) {
     std::vector<float> y(2 * 5);
     t.table.plain[wt_index(type)](k, y.data(), 5, w.data(), 5, a.data(), 2);
     expect_near_reference(y.data(), 5, ref, 2, 5, k, t.name + " plain long k");
+    // The ARM plain kernels go through long rows in chunks of blocks (docs/ARM.md): bit for bit
+    // the block-FMA order across the chunk boundaries too.
+    if (arm_level(t.name)) {
+      const int nb = k / 32;
+      for (int i = 0; i < 2; ++i) {
+        for (int c = 0; c < 5; ++c) {
+          float acc = 0.f;
+          for (int l = 0; l < nb; ++l) {
+            const uint8_t* wb = &w[(static_cast<std::size_t>(c) * nb + l) * 18];
+            const uint8_t* ab = &a[(static_cast<std::size_t>(i) * nb + l) * 34];
+            int isum = 0;
+            for (int e = 0; e < 32; ++e) {
+              isum += weight_value(type, wb, e) * static_cast<int8_t>(ab[2 + e]);
+            }
+            acc = std::fma(static_cast<float>(isum), get_half(wb) * get_half(ab), acc);
+          }
+          EXPECT_EQ(y[i * 5 + c], acc) << t.name << " plain long k, block-FMA order";
+        }
+      }
+    }
     // The GEMVs have longer slabs (512 blocks on x86): also a row of 514 blocks.
     std::vector<int> gemv_ks{k};
     if (!quick()) gemv_ks.push_back(kLongGemvK);
@@ -423,15 +467,6 @@ void check_plain(const NamedTable& t) {
       }
     }
   }
-}
-
-// The x86 kernels use GGML's x86 float order (block-FMA), which the golden 8x8 .native files hold;
-// the order does not depend on the layout, so every x86 layout and the plain kernel must equal them
-// bit for bit. The ARM levels compute the same per-block fma(float(isum), dW * dA, acc) (their
-// conversions and scale factors are exact: docs/ARM.md), so they must equal them too.
-bool block_fma_isa(const std::string& name) {
-  return name == "avx2" || name == "avxvnni" || name.rfind("avx512vnni", 0) == 0 ||
-         name == "neon" || name == "dotprod" || name == "i8mm" || name == "sve256";
 }
 
 void check_golden_native(const NamedTable& t) {
