@@ -6,6 +6,7 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -202,6 +203,38 @@ q4r_status check_batch(q4r_layout layout, int64_t n, int64_t m, int64_t k, Works
   return Q4R_OK;
 }
 
+// A text result into the caller's buffer, with the size-query convention of q4repack.h.
+q4r_status copy_text(const std::string& text, char* buf, std::size_t size, std::size_t* length) {
+  if (!buf) {
+    if (size != 0) return fail(Q4R_E_NULL, "buf is NULL but size is %zu", size);
+    if (!length) return fail(Q4R_E_NULL, "buf and length are both NULL: nothing to return");
+    *length = text.size();
+    return Q4R_OK;
+  }
+  if (size <= text.size()) {
+    return fail(Q4R_E_SIZE, "buffer of %zu bytes is too small for %zu characters and a NUL", size,
+                text.size());
+  }
+  std::memcpy(buf, text.c_str(), text.size() + 1);
+  if (length) *length = text.size();
+  return Q4R_OK;
+}
+
+// cpuid's brand string comes padded with spaces to its 48 bytes on some CPUs.
+std::string trimmed(std::string text) {
+  const std::size_t first = text.find_first_not_of(' ');
+  if (first == std::string::npos) return "";
+  return text.substr(first, text.find_last_not_of(' ') - first + 1);
+}
+
+std::string cpu_features_text(bool present_only) {
+  std::string text;
+  for (const auto& [name, present] : cpu_report().features) {
+    if (present || !present_only) text += (text.empty() ? "" : " ") + name;
+  }
+  return text;
+}
+
 q4r_status check_x(const float* x, std::size_t x_stride, int64_t m, int64_t k) {
   if (q4r_status s = check_floats("x", x)) return s;
   if (x_stride < static_cast<std::size_t>(k)) {
@@ -321,6 +354,40 @@ q4r_status q4r_set_isa(q4r_isa isa) {
 }
 q4r_layout q4r_preferred_layout(q4r_type type, q4r_isa isa) {
   return preferred_layout(type, isa);
+}
+
+q4r_status q4r_cpu_info(q4r_cpu_info_key key, char* buf, size_t size, size_t* length) {
+  clear_error();
+  const CpuReport cpu = cpu_report();
+  switch (key) {
+    case Q4R_CPU_ARCH:
+      return copy_text(cpu.arch, buf, size, length);
+    case Q4R_CPU_VENDOR:
+      return copy_text(trimmed(cpu.vendor), buf, size, length);
+    case Q4R_CPU_BRAND:
+      return copy_text(trimmed(cpu.brand), buf, size, length);
+    case Q4R_CPU_MODEL:
+      return copy_text(cpu.model, buf, size, length);
+    case Q4R_CPU_CLASS:
+      return copy_text(cpu.cpu_class.empty() ? "unknown" : cpu.cpu_class, buf, size, length);
+    case Q4R_CPU_FEATURES:
+      return copy_text(cpu_features_text(true), buf, size, length);
+    case Q4R_CPU_FEATURES_CHECKED:
+      return copy_text(cpu_features_text(false), buf, size, length);
+  }
+  return fail(Q4R_E_ARGUMENT, "key %d is not a q4r_cpu_info_key value", int(key));
+}
+
+q4r_status q4r_isa_kernel_set(q4r_isa isa, char* buf, size_t size, size_t* length) {
+  clear_error();
+  if (isa < 0 || isa >= Q4R_ISA_COUNT) {
+    return fail(Q4R_E_ARGUMENT, "isa %d is not a q4r_isa value", int(isa));
+  }
+  if (!isa_available(isa)) {
+    return fail(Q4R_E_ISA, "isa %s is not available on this CPU or not compiled in",
+                q4r_isa_name(isa));
+  }
+  return copy_text(kernel_choice(isa), buf, size, length);
 }
 
 q4r_status q4r_row_bytes(q4r_type type, int64_t k, size_t* out) {

@@ -4,6 +4,8 @@
 # engine (examples/ffn_engine.cc) with pkg-config; runs them all. Then the Python package against
 # the installed library: installed by cmake (component python) and by pip into a venv (offline,
 # Debian's setuptools), with a smoke test and the whole pytest suite on the pip-installed one.
+# Last, the README's literal system-wide `pip install ./python` (scripts/test-pip-system.sh: in
+# throwaway namespaces, offline, uninstalled again).
 # Reuses build/release when it exists (scripts/test.sh builds it first), else configures its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -95,4 +97,10 @@ case $bundled in "$tmp/venv/"*) ;; *) echo "pip installed q4repack to $bundled";
   "$bundled/libq4repack.so.0")
 (cd "$tmp" && env -u Q4REPACK_LIBRARY -u PYTHONPATH PYTHONDONTWRITEBYTECODE=1 \
   "$tmp/venv/bin/python" -m pytest -q -p no:cacheprovider "$root/python/tests")
+echo "--- the README's literal pip install ./python, system-wide, offline (throwaway namespaces)"
+if [ "$build" = build/release ]; then
+  scripts/test-pip-system.sh
+else
+  echo "skipped: needs build/release (the library the literal command bundles)"
+fi
 echo "install: ok"

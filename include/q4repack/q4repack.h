@@ -146,6 +146,32 @@ Q4R_API q4r_status q4r_set_isa(q4r_isa isa);
 /* The layout this library prefers for `type` on `isa` (measured; see docs/PERFORMANCE.md). */
 Q4R_API q4r_layout q4r_preferred_layout(q4r_type type, q4r_isa isa);
 
+/* What the dispatcher detected about this CPU (cpu_features and cpuid, once per process), as
+ * text, so that bindings and tools report the library's view instead of parsing /proc/cpuinfo. */
+/* clang-format off */
+typedef Q4R_ENUM(q4r_cpu_info_key) {
+  Q4R_CPU_ARCH = 0,             /* "x86_64", "aarch64" or "other" */
+  Q4R_CPU_VENDOR = 1,           /* cpuid vendor, e.g. "AuthenticAMD" ("" where unknown) */
+  Q4R_CPU_BRAND = 2,            /* cpuid brand string ("" where unknown) */
+  Q4R_CPU_MODEL = 3,            /* "family 0x1a model 0x2" (x86; "" elsewhere) */
+  Q4R_CPU_CLASS = 4,            /* the class the kernel choice uses: "AMD Zen 5", ..., "unknown" */
+  Q4R_CPU_FEATURES = 5,         /* the features the dispatcher reads that this CPU (and OS) has,
+                                   space separated in a fixed order, e.g. "avx2 fma3 f16c" */
+  Q4R_CPU_FEATURES_CHECKED = 6  /* every feature the dispatcher reads, present or not */
+} q4r_cpu_info_key;
+#define Q4R_CPU_INFO_COUNT 7
+/* clang-format on */
+
+/* Text results (q4r_cpu_info, q4r_isa_kernel_set) are copied like this: `*length` receives the
+ * text's length without the NUL; with buf NULL and size 0 only the length is returned (a size
+ * query); otherwise buf receives the text and a NUL, and a size <= length is Q4R_E_SIZE (nothing
+ * written, *length included). length may be NULL when buf is given. */
+Q4R_API q4r_status q4r_cpu_info(q4r_cpu_info_key key, char* buf, size_t size, size_t* length);
+/* Which kernels level `isa` runs on this CPU and why, e.g. "512-bit 8x8 GEMV/GEMM; AMD Zen 5
+ * (class table): zmm vpdpbusd at full rate" for avx512vnni; "" for levels without a choice.
+ * Q4R_E_ISA if `isa` is not available here. */
+Q4R_API q4r_status q4r_isa_kernel_set(q4r_isa isa, char* buf, size_t size, size_t* length);
+
 /* ---------------------------------------------------------------- sizes */
 /* Bytes of one row of k values (k/32 blocks). */
 Q4R_API q4r_status q4r_row_bytes(q4r_type type, int64_t k, size_t* out);

@@ -6,6 +6,7 @@
 #include <memory>
 #include <new>
 
+#include "claims.h"
 #include "dispatch.h"
 #include "lib/error.h"
 #include "lib/format/checks.h"
@@ -88,33 +89,33 @@ struct MatmulJob {
   float* y;
   std::size_t y_stride;
   uint8_t* ws;
-  // Phase 1: row groups of 4 per quantization task.
+  // Phase 1: the activation rows in ranges of 4-row units; phase 2: column chunks.
   int64_t row_units;
-  int quant_tasks;
-  // Phase 2: column chunks, claimed through `next_chunk`.
+  Claims quant;
+  Claims columns;
   ColumnChunks chunks;
-  std::atomic<int64_t> next_chunk{0};
 };
 
-void quantize_task(void* arg, int t) {
+// Both phases in one fork-join (claims.h): quantize the claimed row ranges, wait for all of them,
+// then run the claimed column chunks.
+void matmul_task(void* arg, int) {
   auto* j = static_cast<MatmulJob*>(arg);
-  const int64_t u0 = j->row_units * t / j->quant_tasks;
-  const int64_t u1 = j->row_units * (t + 1) / j->quant_tasks;
-  const int64_t r0 = u0 * 4, r1 = std::min(u1 * 4, j->m);
-  if (r0 < r1) {
-    quantize_activation_rows(*j->kt, j->layout, j->n, j->x, j->x_stride, j->m, j->k, r0, r1, j->ws);
-  }
-}
-
-void columns_task(void* arg, int) {
-  auto* j = static_cast<MatmulJob*>(arg);
-  for (int64_t c = j->next_chunk.fetch_add(1, std::memory_order_relaxed); c < j->chunks.count;
-       c = j->next_chunk.fetch_add(1, std::memory_order_relaxed)) {
+  const int64_t ranges = j->quant.count();
+  j->quant.run([&](int64_t t) {
+    const int64_t u0 = j->row_units * t / ranges, u1 = j->row_units * (t + 1) / ranges;
+    const int64_t r0 = u0 * 4, r1 = std::min(u1 * 4, j->m);
+    if (r0 < r1) {
+      quantize_activation_rows(*j->kt, j->layout, j->n, j->x, j->x_stride, j->m, j->k, r0, r1,
+                               j->ws);
+    }
+  });
+  j->quant.wait_all_done();
+  j->columns.run([&](int64_t c) {
     const int64_t c0 = c * j->chunks.size;
     const int64_t c1 = std::min(c0 + j->chunks.size, j->n);
     run_columns(*j->kt, j->type, j->layout, j->w, j->n, j->k, j->ws, j->m, j->y, j->y_stride, c0,
                 c1);
-  }
+  });
 }
 
 // Below this many activation values one thread quantizes faster than a fork-join costs.
@@ -141,15 +142,14 @@ void parallel_matmul(const KernelTable& kt, const Executor& ex, q4r_type type, q
   j.y_stride = y_stride;
   j.ws = ws;
   j.row_units = (m + 3) / 4;
-  j.quant_tasks = m * k < kMinParallelQuantValues
-                      ? 1
-                      : static_cast<int>(std::min<int64_t>(ex.n_tasks, j.row_units));
-  ex.run(j.quant_tasks, quantize_task, &j);
+  j.quant.set_count(m * k < kMinParallelQuantValues ? 1
+                                                    : std::min<int64_t>(ex.n_tasks, j.row_units));
   // Plain weights have no row groups; chunks of 8 rows keep the plain kernel's loops full.
   const int64_t step = layout == Q4R_LAYOUT_PLAIN ? 8 : q4r_layout_rows(layout);
   j.chunks = column_chunks(n, step, ex.n_tasks, ex.n_tasks > 1 ? kChunksPerTask : 1);
-  const int col_tasks = static_cast<int>(std::min<int64_t>(ex.n_tasks, j.chunks.count));
-  ex.run(col_tasks, columns_task, &j);
+  j.columns.set_count(j.chunks.count);
+  const int64_t tasks = std::max(j.quant.count(), j.chunks.count);
+  ex.run(static_cast<int>(std::min<int64_t>(ex.n_tasks, tasks)), matmul_task, &j);
 }
 
 }  // namespace q4r

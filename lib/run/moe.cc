@@ -1,7 +1,6 @@
 #include "moe.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -9,6 +8,7 @@
 #include <vector>
 
 #include "lib/format/checks.h"
+#include "claims.h"
 #include "dispatch.h"
 #include "lib/error.h"
 #include "lib/format/formats.h"
@@ -32,11 +32,10 @@ struct MoeJob {
   std::vector<Unit> units;
   uint8_t* ws;
   int64_t row_bytes;  // one Q8_0 activation row
+  Claims quant;       // phase 1: the units
   // Phase 2 work items: unit u, column chunk c  ->  item u * chunks.count + c.
   ColumnChunks chunks;
-  int64_t items;
-  std::atomic<int64_t> next_unit{0};
-  std::atomic<int64_t> next_item{0};
+  Claims items;
 };
 
 const float* x_row(const MoeArgs& a, int64_t slot) {
@@ -71,16 +70,6 @@ void quantize_unit(const MoeJob& j, const Unit& u, float* buf) {
   }
 }
 
-void quantize_task(void* arg, int) {
-  auto* j = static_cast<MoeJob*>(arg);
-  std::unique_ptr<float[]> buf(new float[4 * j->a->k]);
-  const int64_t count = static_cast<int64_t>(j->units.size());
-  for (int64_t u = j->next_unit.fetch_add(1, std::memory_order_relaxed); u < count;
-       u = j->next_unit.fetch_add(1, std::memory_order_relaxed)) {
-    quantize_unit(*j, j->units[u], buf.get());
-  }
-}
-
 // Runs one unit over columns [c0, c1) into a dense scratch tile, then scatters the tile's rows
 // to the routed output rows. The weights of columns [c0, n) of one expert are themselves a valid
 // tensor of n - c0 rows (c0 is a multiple of N, so the plain tail stays a tail).
@@ -100,13 +89,17 @@ void run_item(const MoeJob& j, int64_t item, float* tile) {
   }
 }
 
-void columns_task(void* arg, int) {
+// Both phases in one fork-join (claims.h): quantize the claimed units, wait for all of them, then
+// run the claimed (unit, column chunk) items.
+void moe_task(void* arg, int) {
   auto* j = static_cast<MoeJob*>(arg);
-  std::unique_ptr<float[]> tile(new float[kMoeUnitRows * j->chunks.size]);
-  for (int64_t i = j->next_item.fetch_add(1, std::memory_order_relaxed); i < j->items;
-       i = j->next_item.fetch_add(1, std::memory_order_relaxed)) {
-    run_item(*j, i, tile.get());
+  {
+    std::unique_ptr<float[]> buf(new float[4 * j->a->k]);
+    j->quant.run([&](int64_t u) { quantize_unit(*j, j->units[u], buf.get()); });
   }
+  j->quant.wait_all_done();
+  std::unique_ptr<float[]> tile(new float[kMoeUnitRows * j->chunks.size]);
+  j->items.run([&](int64_t i) { run_item(*j, i, tile.get()); });
 }
 
 // Widest column chunk: a tile of kMoeUnitRows x this many floats is 256 KiB.
@@ -148,7 +141,7 @@ q4r_status moe_matmul(const KernelTable& kt, const Executor& ex, const MoeArgs& 
   j.ws = ws.get();
 
   const int64_t n_units = static_cast<int64_t>(j.units.size());
-  ex.run(static_cast<int>(std::min<int64_t>(ex.n_tasks, n_units)), quantize_task, &j);
+  j.quant.set_count(n_units);
 
   // Enough column chunks per unit that every task gets several items, none wider than the tile.
   const int64_t step = a.layout == Q4R_LAYOUT_PLAIN ? 8 : q4r_layout_rows(a.layout);
@@ -157,8 +150,9 @@ q4r_status moe_matmul(const KernelTable& kt, const Executor& ex, const MoeArgs& 
   if (j.chunks.size > kMaxChunkColumns) {
     j.chunks = column_chunks(a.n, step, (a.n + kMaxChunkColumns - 1) / kMaxChunkColumns, 1);
   }
-  j.items = n_units * j.chunks.count;
-  ex.run(static_cast<int>(std::min<int64_t>(ex.n_tasks, j.items)), columns_task, &j);
+  j.items.set_count(n_units * j.chunks.count);
+  const int64_t tasks = std::max(n_units, j.items.count());
+  ex.run(static_cast<int>(std::min<int64_t>(ex.n_tasks, tasks)), moe_task, &j);
   return Q4R_OK;
 }
 

@@ -19,6 +19,7 @@ from ._arrays import DTypeError
 from .context import Context
 from .core import (
     BLOCK_VALUES,
+    CPU_INFO_KEYS,
     ISAS,
     LAYOUTS,
     TYPES,
@@ -28,8 +29,11 @@ from .core import (
     best_isa,
     block_bytes,
     cpu_features,
+    cpu_info,
     dequantize,
+    gguf_type_info,
     info,
+    kernel_set,
     layout_chunk,
     layout_rows,
     library_path,
@@ -40,10 +44,13 @@ from .core import (
     quantize_q8_0_rows,
     quantize_q8_0_x4,
     repack,
+    repack_range,
     row_bytes,
+    row_groups,
     set_isa,
     tensor_bytes,
     unpack,
+    unpack_range,
 )
 from .errors import (
     AlignmentError,
@@ -63,6 +70,8 @@ from .errors import (
     UnsupportedError,
 )
 from .gguf import GGUFFile, GGUFTensor, write_gguf
+from .q4p import Q4PFile, Q4PTensor, checksum64, pack_q4p
+from .stateless import column_step, quantize_activations, row_step, run, workspace_size
 from .validate import validate
 
 __all__ = [

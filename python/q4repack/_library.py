@@ -51,6 +51,8 @@ _PROTOTYPES = {
     "q4r_active_isa": (c_int, []),
     "q4r_set_isa": (c_int, [c_int]),
     "q4r_preferred_layout": (c_int, [c_int, c_int]),
+    "q4r_cpu_info": (c_int, [c_int, c_char_p, c_size_t, POINTER(c_size_t)]),
+    "q4r_isa_kernel_set": (c_int, [c_int, c_char_p, c_size_t, POINTER(c_size_t)]),
     "q4r_row_bytes": (c_int, [c_int, c_int64, POINTER(c_size_t)]),
     "q4r_tensor_bytes": (c_int, [c_int, c_int64, c_int64, POINTER(c_size_t)]),
     "q4r_quantize": (c_int, [c_int, _P, c_int64, c_int64, _P, _P, c_size_t]),
@@ -59,6 +61,19 @@ _PROTOTYPES = {
     "q4r_repack_inplace": (c_int, [c_int, c_int, _P, c_size_t, c_int64, c_int64]),
     "q4r_unpack": (c_int, [c_int, c_int, _P, _P, c_size_t, c_int64, c_int64]),
     "q4r_unpack_inplace": (c_int, [c_int, c_int, _P, c_size_t, c_int64, c_int64]),
+    "q4r_row_groups": (c_int64, [c_int, c_int64]),
+    "q4r_repack_range": (c_int, [c_int, c_int, _P, _P, c_size_t] + [c_int64] * 4),
+    "q4r_unpack_range": (c_int, [c_int, c_int, _P, _P, c_size_t] + [c_int64] * 4),
+    "q4r_repack_inplace_range": (c_int, [c_int, c_int, _P, c_size_t] + [c_int64] * 4),
+    "q4r_unpack_inplace_range": (c_int, [c_int, c_int, _P, c_size_t] + [c_int64] * 4),
+    "q4r_gguf_type_info": (c_int, [c_uint32, POINTER(c_int), POINTER(c_int)]),
+    "q4r_workspace_size": (c_int, [c_int, c_int64, c_int64, c_int64, POINTER(c_size_t)]),
+    "q4r_column_step": (c_int64, [c_int]),
+    "q4r_row_step": (c_int64, []),
+    "q4r_quantize_activations_rows": (
+        c_int, [c_int, c_int64, _P, c_size_t, c_int64, c_int64, c_int64, c_int64, _P, c_size_t]),
+    "q4r_run": (c_int, [c_int, c_int, _P, c_size_t, c_int64, c_int64, _P, c_size_t, c_int64, _P,
+                        c_size_t, c_int64, c_int64]),
     "q4r_quantize_q8_0_rows": (c_int, [_P, c_size_t, c_int64, c_int64, _P, c_size_t]),
     "q4r_quantize_q8_0_x4": (c_int, [_P, c_size_t, c_int64, c_int64, c_int, _P, c_size_t]),
     "q4r_matmul": (c_int, [c_int, c_int, _P, c_size_t, c_int64, c_int64, _P, c_int64, _P, c_int]),
@@ -72,10 +87,36 @@ class Library:
         self.path = path
         self.cdll = cdll
         for name, (restype, argtypes) in _PROTOTYPES.items():
-            fn = getattr(cdll, name)
-            fn.restype = restype
-            fn.argtypes = argtypes
-            setattr(self, name, fn)
+            setattr(self, name, self.function(name, restype, argtypes))
+
+    def function(self, name: str, restype, argtypes):
+        """The C function ``name`` with its prototype; a library too old to have it gives a
+        stand-in that raises UnsupportedError naming the function (the rest keeps working)."""
+        try:
+            fn = getattr(self.cdll, name)
+        except AttributeError:
+            path = self.path
+
+            def missing(*args):
+                raise errors.UnsupportedError(
+                    "%s has no %s (a library older than this package; rebuild it)" % (path, name),
+                    errors.E_UNSUPPORTED,
+                )
+
+            return missing
+        fn.restype = restype
+        fn.argtypes = argtypes
+        return fn
+
+    def text(self, name: str, *args) -> str:
+        """The text of a C function with the size-query convention of q4repack.h
+        (``name(*args, buf, size, &length)``)."""
+        fn = getattr(self, name)
+        length = c_size_t()
+        self.check(fn(*args, None, 0, ctypes.byref(length)))
+        buf = ctypes.create_string_buffer(length.value + 1)
+        self.check(fn(*args, buf, len(buf), None))
+        return buf.value.decode("utf-8", "replace")
 
     def last_error(self) -> str:
         """q4r_last_error() of this thread, decoded."""

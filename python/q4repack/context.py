@@ -9,8 +9,17 @@ import threading
 import numpy as np
 
 from . import _library
-from ._arrays import ArgumentError, DTypeError, ShapeError, input_array
-from .core import _k_of, _name, _parse
+from ._arrays import (
+    ArgumentError,
+    DTypeError,
+    ShapeError,
+    address,
+    input_array,
+    output_array,
+    strided_output,
+    strided_rows,
+)
+from .core import _k_of, _name, _parse, _rows_and_k
 
 
 class _Options(ctypes.Structure):
@@ -51,6 +60,19 @@ _PROTOTYPES = {
         [_P, ctypes.POINTER(_Weights), _P, ctypes.c_size_t, ctypes.c_int64, _P, ctypes.c_size_t, _P,
          ctypes.c_size_t],
     ),
+    "q4r_context_matmul_id": (
+        ctypes.c_int,
+        [_P, ctypes.POINTER(_Weights), ctypes.c_int64, _P, ctypes.c_size_t, ctypes.c_int,
+         ctypes.c_int64, _P, ctypes.c_size_t, ctypes.c_int64, _P, ctypes.c_size_t],
+    ),
+    "q4r_context_repack": (
+        ctypes.c_int,
+        [_P, ctypes.c_int, ctypes.c_int, _P, _P, ctypes.c_size_t, ctypes.c_int64, ctypes.c_int64],
+    ),
+    "q4r_context_unpack": (
+        ctypes.c_int,
+        [_P, ctypes.c_int, ctypes.c_int, _P, _P, ctypes.c_size_t, ctypes.c_int64, ctypes.c_int64],
+    ),
 }
 _functions = {}
 
@@ -58,20 +80,42 @@ _functions = {}
 def _fn(name):
     fn = _functions.get(name)
     if fn is None:
-        fn = getattr(_library.lib().cdll, name)
-        fn.restype, fn.argtypes = _PROTOTYPES[name]
-        _functions[name] = fn
+        fn = _functions[name] = _library.lib().function(name, *_PROTOTYPES[name])
     return fn
 
 
-def _row_stride(a: np.ndarray) -> int | None:
-    """Row stride in floats of a 2-D float32 array whose rows are contiguous, else None."""
-    if a.ndim != 2 or (a.strides[1] != 4 and a.shape[1] > 1):
-        return None
-    if a.shape[0] == 1:  # one row: its stride is never used
-        return a.shape[1]
-    rows = a.strides[0]
-    return rows // 4 if rows % 4 == 0 and rows >= 4 * a.shape[1] else None
+def _weights(w, type: str, layout: str, dims: int = 2):
+    """The q4r_weights of a uint8 tensor: ``[n, row_bytes]``, or ``[experts, n, row_bytes]`` for
+    dims=3 (each expert packed on its own). Returns (descriptor, array kept alive, count)."""
+    arr = input_array(w, np.uint8, "w" if dims == 2 else "experts")
+    if arr.ndim != dims:
+        what = "[rows, row_bytes]" if dims == 2 else "[experts, rows, row_bytes]"
+        raise ShapeError("%s must be %d-D %s, not shape %s"
+                         % ("w" if dims == 2 else "experts", dims, what, arr.shape))
+    d = _Weights()
+    d.type, d.layout = _parse("type", type), _parse("layout", layout)
+    d.n, d.k = arr.shape[-2], _k_of(arr.shape[-1], type, "w")
+    d.data, d.size = address(arr), arr.nbytes
+    return d, arr, (arr.shape[0] if dims == 3 else 1)
+
+
+def _expert_ids(ids) -> np.ndarray:
+    """The routing table as int32 ``[m, n_used]`` (any integer dtype whose values fit)."""
+    a = np.asarray(ids)
+    if a.dtype.kind not in "iu":
+        raise DTypeError("ids has dtype %s, expected an integer type (int32)" % a.dtype)
+    if a.ndim != 2:
+        raise ShapeError("ids must be 2-D [tokens, experts used], not shape %s" % (a.shape,))
+    if a.dtype != np.int32:
+        if a.size and (a.min() < -2**31 or a.max() >= 2**31):
+            raise ArgumentError("ids holds values outside int32 (expert ids are small numbers)")
+        a = a.astype(np.int32)
+    # C takes contiguous rows with a row stride >= n_used, in int32 units.
+    rows_ok = a.strides[1] == 4 or a.shape[1] <= 1
+    stride_ok = a.shape[0] <= 1 or (a.strides[0] % 4 == 0 and a.strides[0] >= 4 * a.shape[1])
+    if not (rows_ok and stride_ok):
+        a = np.ascontiguousarray(a)
+    return a
 
 
 class Context:
@@ -127,53 +171,91 @@ class Context:
         """
         ctx = self._handle()
         lib = _library.lib()
-        wts = _Weights()
-        wts.type, wts.layout = _parse("type", type), _parse("layout", layout)
-        w2 = input_array(w, np.uint8, "w")
-        if w2.ndim != 2:
-            raise ShapeError("w must be 2-D [rows, row_bytes], not shape %s" % (w2.shape,))
-        n, k = w2.shape[0], _k_of(w2.shape[1], type, "w")
-        wts.data, wts.size, wts.n, wts.k = w2.ctypes.data, w2.nbytes, n, k
-        xa = np.asarray(x)
-        if xa.dtype != np.float32:
-            raise DTypeError("x has dtype %s, expected float32" % xa.dtype)
-        one_row = xa.ndim == 1
-        if one_row:
-            xa = xa.reshape(1, -1)
-        if xa.ndim != 2:
-            raise ShapeError("x must be 1-D or 2-D, not shape %s" % (xa.shape,))
-        x_stride = _row_stride(xa)
-        if x_stride is None:
-            xa = np.ascontiguousarray(xa)
-            x_stride = xa.shape[1]
+        wts, w2, _ = _weights(w, type, layout)
+        n, k = wts.n, wts.k
+        xa, x_stride, one_row = strided_rows(x)
         m = xa.shape[0]
         if xa.shape[1] != k:
             raise ShapeError("x has %d columns but w has k = %d values per row" % (xa.shape[1], k))
-        y, y_stride = self._output(out, m, n, one_row)
+        y, y_stride = strided_output(out, m, n, one_row)
         ws = self._workspace(ctx, wts, m)
         lib.check(
-            _fn("q4r_context_matmul")(ctx, ctypes.byref(wts), xa.ctypes.data, x_stride, m,
-                                      y.ctypes.data, y_stride, ws.ctypes.data, ws.nbytes)
+            _fn("q4r_context_matmul")(ctx, ctypes.byref(wts), address(xa), x_stride, m, address(y),
+                                      y_stride, address(ws), ws.nbytes)
         )
         return out if out is not None else (y[0] if one_row else y)
 
-    @staticmethod
-    def _output(out, m, n, one_row):
-        if out is None:
-            y = np.empty((m, n), np.float32)
-            return y, n
-        if not isinstance(out, np.ndarray) or out.dtype != np.float32:
-            raise DTypeError("out must be a float32 numpy array")
-        y = out.reshape(1, -1) if (one_row and out.ndim == 1) else out
-        if y.shape != (m, n):
-            want = (n,) if one_row else (m, n)
-            raise ShapeError("out has shape %s, expected %s" % (out.shape, want))
-        if not out.flags.writeable:
-            raise ArgumentError("out is read-only")
-        stride = _row_stride(y)
-        if stride is None:
-            raise ArgumentError("out rows must be contiguous float32 (a row stride is fine)")
-        return y, stride
+    def matmul_id(self, experts, x, ids, type: str, layout: str, x_per_slot: bool = False,
+                  out=None) -> np.ndarray:
+        """Mixture-of-experts matmul, GGML's MUL_MAT_ID (``q4r_context_matmul_id``).
+
+        Args:
+            experts: uint8 ``[n_experts, n, row_bytes]``: every expert's ``n x k`` weights of
+                ``type``, each packed on its own in ``layout`` (a GGUF 3-D tensor's ``.data``,
+                or per-expert :func:`q4repack.repack` results stacked).
+            x: float32 rows: ``[m, k]`` (token ``t``'s row feeds all its experts), or with
+                ``x_per_slot`` ``[m * n_used, k]`` (row ``t * n_used + s`` feeds slot ``s``).
+                Row-strided views are passed without a copy.
+            ids: the routing table, ``[m, n_used]`` expert numbers (int32, or any integer type
+                whose values fit); an id outside ``[0, n_experts)`` raises ArgumentError.
+            out: optional float32 ``[m, n_used, n]`` (C-contiguous) or ``[m * n_used, n]`` (rows
+                contiguous, any row stride).
+
+        Returns:
+            float32 ``[m, n_used, n]``: ``out[t, s] = x_row(t, s) @ experts[ids[t, s]]^T``
+            (``out`` itself when given). Nothing is written on error.
+        """
+        ctx = self._handle()
+        wts, e2, n_experts = _weights(experts, type, layout, dims=3)
+        n, k = wts.n, wts.k
+        table = _expert_ids(ids)
+        m, n_used = table.shape
+        xa, x_stride, _ = strided_rows(x)
+        rows = m * n_used if x_per_slot else m
+        if xa.shape != (rows, k):
+            raise ShapeError("x has shape %s, expected (%d, %d): %s" % (
+                xa.shape, rows, k, "m * n_used rows with x_per_slot" if x_per_slot else
+                "one row per token (m = %d)" % m))
+        if out is not None and isinstance(out, np.ndarray) and out.ndim == 3:
+            if out.shape != (m, n_used, n):
+                raise ShapeError("out has shape %s, expected %s" % (out.shape, (m, n_used, n)))
+            if not out.flags.c_contiguous:
+                raise ArgumentError("a 3-D out must be C-contiguous (or pass [m * n_used, n] rows)")
+            y, y_stride = strided_output(out.reshape(m * n_used, n), m * n_used, n, False)
+        else:
+            y, y_stride = strided_output(out, m * n_used, n, False)
+        ids_stride = table.strides[0] // 4 if m > 1 else n_used
+        _library.lib().check(
+            _fn("q4r_context_matmul_id")(ctx, ctypes.byref(wts), n_experts, address(xa), x_stride,
+                                         1 if x_per_slot else 0, m, address(table), ids_stride,
+                                         n_used, address(y), y_stride)
+        )
+        return out if out is not None else y.reshape(m, n_used, n)
+
+    def repack(self, w, type: str, layout: str, out=None) -> np.ndarray:
+        """:func:`q4repack.repack` on this context's threads (``q4r_context_repack``): the row
+        groups split into up to one run per thread (512 KiB each at least). ``out=w`` works in
+        place; the result is byte for byte the single-threaded one."""
+        return self._permute("repack", w, type, layout, out)
+
+    def unpack(self, w, type: str, layout: str, out=None) -> np.ndarray:
+        """:func:`q4repack.unpack` on this context's threads (``q4r_context_unpack``)."""
+        return self._permute("unpack", w, type, layout, out)
+
+    def _permute(self, which, w, type, layout, out):
+        ctx = self._handle()
+        t, lay = _parse("type", type), _parse("layout", layout)
+        fn = _fn("q4r_context_" + which)
+        if out is not None and out is w:
+            arr = output_array(w, np.shape(w), np.uint8, "w (in place)")
+            n, k = _rows_and_k(arr, type)
+            _library.lib().check(fn(ctx, t, lay, address(arr), address(arr), arr.nbytes, n, k))
+            return arr
+        src = input_array(w, np.uint8, "w")
+        n, k = _rows_and_k(src, type)
+        dst = output_array(out, src.shape, np.uint8)
+        _library.lib().check(fn(ctx, t, lay, address(src), address(dst), src.nbytes, n, k))
+        return dst
 
     def _workspace(self, ctx, wts, m) -> np.ndarray:
         size = ctypes.c_size_t()

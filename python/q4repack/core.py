@@ -14,7 +14,15 @@ import os
 import numpy as np
 
 from . import _library
-from ._arrays import ShapeError, address, input_2d, input_array, output_array
+from ._arrays import (
+    _HEADER_BYTES,
+    FAST_ADDRESS,
+    ShapeError,
+    address,
+    input_2d,
+    input_array,
+    output_array,
+)
 from .errors import ArgumentError
 
 #: Tensor types: two weight types and the activation type.
@@ -151,48 +159,66 @@ def preferred_layout(type: str, isa: str | None = None) -> str:
     return _name("layout", lib.q4r_preferred_layout(_parse("type", type), isa_id))
 
 
-_CPU_FLAGS = (
-    "sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512dq",
-    "avx512_vnni", "avx_vnni", "avx512vbmi", "asimd", "asimddp", "i8mm", "sve",
-)
+#: The keys of :func:`cpu_info`, in q4r_cpu_info_key order.
+CPU_INFO_KEYS = ("arch", "vendor", "brand", "model", "class", "features", "features_checked")
+
+
+def cpu_info() -> dict:
+    """What the library detected about this CPU (``q4r_cpu_info``: cpu_features and cpuid, once).
+
+    Keys: ``arch`` ("x86_64", "aarch64" or "other"), ``vendor`` and ``brand`` (cpuid's strings,
+    "" where unknown), ``model`` ("family 0x1a model 0x2" on x86), ``class`` (the CPU class the
+    kernel choice uses, e.g. "AMD Zen 5", or "unknown"), ``features`` (the flags the dispatcher
+    reads that this CPU and OS have) and ``features_checked`` (every flag it reads), both lists.
+    """
+    lib = _library.lib()
+    out = {}
+    for key, name in enumerate(CPU_INFO_KEYS):
+        text = lib.text("q4r_cpu_info", key)
+        out[name] = text.split() if name.startswith("features") else text
+    return out
 
 
 def cpu_features() -> list:
-    """The CPU flags that matter to the kernels, as /proc/cpuinfo lists them (Linux; [] else).
+    """The CPU features the library's dispatcher detected and reads (e.g. ``["avx2", "fma3",
+    "f16c", "avx512f", ...]``): ``q4r_cpu_info(Q4R_CPU_FEATURES)``; :func:`available_isas` is
+    what the library makes of them."""
+    return _library.lib().text("q4r_cpu_info", 5).split()
 
-    Informational: the library decides with cpu_features; :func:`available_isas` is its answer.
-    """
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() in ("flags", "Features"):
-                    have = set(value.split())
-                    return [flag for flag in _CPU_FLAGS if flag in have]
-    except OSError:
-        pass
-    return []
+
+def kernel_set(isa: str | None = None) -> str:
+    """Which kernels ``isa`` (default: the active ISA) runs on this CPU and why
+    (``q4r_isa_kernel_set``), e.g. ``"512-bit 8x8 GEMV/GEMM; AMD Zen 5 (class table): ..."``;
+    ``""`` for ISAs without a choice. ISAError if ``isa`` is not available here."""
+    lib = _library.lib()
+    isa_id = lib.q4r_active_isa() if isa is None else _parse("isa", isa)
+    return lib.text("q4r_isa_kernel_set", isa_id)
 
 
 def info() -> dict:
     """What this library and CPU can do, as a dict (like ``q4repack info``).
 
-    Keys: ``version`` (library), ``package_version``, ``library`` (path), ``cpu_features``,
-    ``isas_available``, ``isa_best``, ``isa_active``, ``isa_forced_by_env`` (the value of
-    ``Q4REPACK_ISA`` or None), ``preferred_layouts`` ({type: layout} on the active ISA) and
-    ``preferred_layouts_by_isa`` ({isa: {type: layout}} for every available ISA).
+    Keys: ``version`` (library), ``package_version``, ``library`` (path), ``cpu`` (the
+    :func:`cpu_info` dict), ``cpu_features`` (its feature list), ``isas_available``,
+    ``isa_best``, ``isa_active``, ``kernel_set`` (of the active ISA: :func:`kernel_set`),
+    ``isa_forced_by_env`` (the value of ``Q4REPACK_ISA`` or None), ``preferred_layouts``
+    ({type: layout} on the active ISA) and ``preferred_layouts_by_isa`` ({isa: {type: layout}}
+    for every available ISA). Everything comes from the library, nothing from /proc/cpuinfo.
     """
     from . import __version__
 
     isas = available_isas()
+    cpu = cpu_info()
     return {
         "version": library_version(),
         "package_version": __version__,
         "library": library_path(),
-        "cpu_features": cpu_features(),
+        "cpu": cpu,
+        "cpu_features": cpu["features"],
         "isas_available": isas,
         "isa_best": best_isa(),
         "isa_active": active_isa(),
+        "kernel_set": kernel_set(),
         "isa_forced_by_env": os.environ.get("Q4REPACK_ISA") or None,
         "preferred_layouts": {t: preferred_layout(t) for t in WEIGHT_TYPES},
         "preferred_layouts_by_isa": {
@@ -266,23 +292,79 @@ def dequantize(w, type: str, layout: str = "none", out=None) -> np.ndarray:
 # ---------------------------------------------------------------- repack / unpack
 
 
-def _permute(which: str, w, type: str, layout: str, out) -> np.ndarray:
+def _rows_and_k(w: np.ndarray, type: str) -> tuple[int, int]:
+    """(n, k) of a 2-D uint8 weight array [n, row_bytes]."""
+    if w.ndim != 2:
+        raise ShapeError("w must be 2-D [rows, row_bytes], not shape %s" % (w.shape,))
+    return w.shape[0], _k_of(w.shape[1], type, "w")
+
+
+def _permute(which: str, w, type: str, layout: str, out, groups=None) -> np.ndarray:
     lib = _library.lib()
     t, lay = _parse("type", type), _parse("layout", layout)
+    if groups is None:
+        suffix, extra = "", ()
+    else:
+        suffix, extra = "_range", _group_range(groups)
     if out is not None and out is w:
         arr = output_array(w, np.shape(w), np.uint8, "w (in place)")
-        if arr.ndim != 2:
-            raise ShapeError("w must be 2-D [rows, row_bytes], not shape %s" % (arr.shape,))
-        n, k = arr.shape[0], _k_of(arr.shape[1], type, "w")
-        lib.check(getattr(lib, "q4r_%s_inplace" % which)(t, lay, address(arr), arr.nbytes, n, k))
+        n, k = _rows_and_k(arr, type)
+        fn = getattr(lib, "q4r_%s_inplace%s" % (which, suffix))
+        lib.check(fn(t, lay, address(arr), arr.nbytes, n, k, *extra))
         return arr
     src = input_array(w, np.uint8, "w")
-    if src.ndim != 2:
-        raise ShapeError("w must be 2-D [rows, row_bytes], not shape %s" % (src.shape,))
-    n, k = src.shape[0], _k_of(src.shape[1], type, "w")
+    n, k = _rows_and_k(src, type)
+    if groups is not None and out is None:
+        raise ArgumentError("a row-group range writes only those groups: pass out= (or out=w)")
     dst = output_array(out, src.shape, np.uint8)
-    lib.check(getattr(lib, "q4r_" + which)(t, lay, address(src), address(dst), src.nbytes, n, k))
+    fn = getattr(lib, "q4r_%s%s" % (which, suffix))
+    lib.check(fn(t, lay, address(src), address(dst), src.nbytes, n, k, *extra))
     return dst
+
+
+def _group_range(groups) -> tuple[int, int]:
+    try:
+        g0, g1 = groups
+        return int(g0), int(g1)
+    except (TypeError, ValueError):
+        raise ArgumentError("groups must be a (first, end) pair of row-group numbers, not %r"
+                            % (groups,)) from None
+
+
+def row_groups(layout: str, n: int) -> int:
+    """Row groups of a tensor of ``n`` rows in ``layout``: ceil(n / rows per group); the last one
+    is the plain tail when the group size does not divide ``n`` (``q4r_row_groups``)."""
+    count = _library.lib().q4r_row_groups(_parse("layout", layout), n)
+    if count <= 0:
+        raise ShapeError("n = %d rows: not a positive row count" % n)
+    return count
+
+
+def repack_range(w, type: str, layout: str, groups, out) -> np.ndarray:
+    """:func:`repack` of row groups ``groups = (g0, g1)`` only (``q4r_repack_range``).
+
+    ``w`` and ``out`` are the whole tensor (``out=w``: in place); only the bytes of groups
+    ``[g0, g1)`` are read and written, so disjoint ranges can run on different Python threads at
+    once (the GIL is released) and any split gives exactly :func:`repack`'s bytes.
+    ``0 <= g0 <= g1 <= row_groups(layout, n)``, else ArgumentError with nothing written.
+    """
+    return _permute("repack", w, type, layout, out, groups)
+
+
+def unpack_range(w, type: str, layout: str, groups, out) -> np.ndarray:
+    """:func:`unpack` of row groups ``[g0, g1)`` only (``q4r_unpack_range``); as
+    :func:`repack_range`."""
+    return _permute("unpack", w, type, layout, out, groups)
+
+
+def gguf_type_info(ggml_type: int) -> tuple[str, str]:
+    """(type, layout) of a GGUF tensor type id (``q4r_gguf_type_info``): 2 -> ("q4_0", "none"),
+    20 -> ("iq4_nl", "none"), the legacy pre-repacked 31/32/33 -> q4_0 "4x4"/"4x8"/"8x8" and
+    36 -> ("iq4_nl", "4x4"). Any other id raises UnsupportedError naming it."""
+    lib = _library.lib()
+    t, lay = ctypes.c_int(), ctypes.c_int()
+    lib.check(lib.q4r_gguf_type_info(ggml_type, ctypes.byref(t), ctypes.byref(lay)))
+    return _name("type", t.value), _name("layout", lay.value)
 
 
 def repack(w, type: str, layout: str, out=None) -> np.ndarray:
@@ -357,52 +439,64 @@ def matmul(w, x, type: str, layout: str, threads: int = 0, out=None) -> np.ndarr
     Returns:
         float32 ``[m, n]`` (``[n]`` for a 1-D ``x``). The GIL is released during the call.
     """
-    # The common case (C-contiguous 2-D arrays of the right dtypes) takes one short path: after
-    # a matmul has streamed the weights through the caches every Python step runs cold, so fewer
-    # steps keep the layer's share small (docs/PYTHON.md, "Overhead"). Anything else, and every
-    # error message, goes through _matmul_checked.
-    ids = _ids
-    t, lay = ids.get(("type", type)), ids.get(("layout", layout))
+    # The common case (C-contiguous 2-D arrays of the right dtypes, names seen before) takes one
+    # short path: a matmul streams the weights through the caches, so every Python step after it
+    # (and before the next call) runs cold, and each one counts (docs/PYTHON.md, "Overhead").
+    # Anything else, and every error message, goes through _matmul_checked.
+    fast = _matmul_fast.get((type, layout))
     if (
-        t is not None
-        and lay is not None
-        and w.__class__ is np.ndarray
-        and x.__class__ is np.ndarray
+        fast is not None
+        and w.__class__ is _ndarray
+        and x.__class__ is _ndarray
         and w.dtype is _U8
         and x.dtype is _F32
-        and w.ndim == 2
-        and x.ndim == 2
-        and w.flags.c_contiguous
-        and x.flags.c_contiguous
         and threads.__class__ is int
-        and type in _BLOCK_BYTES
     ):
-        n, rb = w.shape
-        m, k = x.shape
-        block = _BLOCK_BYTES[type]
-        if rb % block == 0 and rb // block * BLOCK_VALUES == k:
-            if out is None:
-                y = np.empty((m, n), _F32)
-            elif (
-                out.__class__ is np.ndarray
-                and out.dtype is _F32
-                and out.shape == (m, n)
-                and out.flags.writeable
-                and out.flags.c_contiguous
+        t, lay, block, call = fast
+        w_shape, x_shape = w.shape, x.shape
+        if len(w_shape) == 2 and len(x_shape) == 2:
+            n, rb = w_shape
+            m, k = x_shape
+            # Strides equal to the shapes' row sizes: contiguous rows back to back (what the C
+            # call reads), checked without building numpy's flags objects.
+            if (
+                rb % block == 0
+                and rb // block * BLOCK_VALUES == k
+                and w.strides == (rb, 1)
+                and x.strides == (4 * k, 4)
             ):
-                y = out
-            else:
-                return _matmul_checked(w, x, type, layout, threads, out)
-            status = _library.lib().q4r_matmul(t, lay, w.ctypes.data, w.nbytes, n, k,
-                                               x.ctypes.data, m, y.ctypes.data, threads)
-            if status:
-                _library.lib().check(status)
-            return y
+                if out is None:
+                    y = _empty((m, n), _F32)
+                elif (
+                    out.__class__ is _ndarray
+                    and out.dtype is _F32
+                    and out.shape == (m, n)
+                    and out.strides == (4 * n, 4)
+                    and out.flags.writeable
+                ):
+                    y = out
+                else:
+                    return _matmul_checked(w, x, type, layout, threads, out)
+                status = call(t, lay, _pointer(id(w) + _HEADER).value, n * rb, n, k,
+                              _pointer(id(x) + _HEADER).value, m, _pointer(id(y) + _HEADER).value,
+                              threads)
+                if status:
+                    _library.lib().check(status)
+                return y
     return _matmul_checked(w, x, type, layout, threads, out)
 
 
 _U8 = np.dtype(np.uint8)
 _F32 = np.dtype(np.float32)
+_ndarray = np.ndarray
+_empty = np.empty
+# _arrays.address inlined (same read; where it is not available the short path is switched off).
+_pointer = ctypes.c_void_p.from_address
+_HEADER = _HEADER_BYTES
+# (type name, layout name) -> (q4r_type, q4r_layout, block bytes, q4r_matmul), filled by the
+# checked path once the names have been parsed (and cleared by whoever swaps q4r_matmul: the
+# overhead bench).
+_matmul_fast = {}
 
 
 def _matmul_checked(w, x, type, layout, threads, out) -> np.ndarray:
@@ -419,7 +513,9 @@ def _matmul_checked(w, x, type, layout, threads, out) -> np.ndarray:
         raise ShapeError("x has %d columns but w has k = %d values per row" % (x2.shape[1], k))
     y = output_array(out, (n,) if one_row else (m, n), np.float32)
     lib.check(
-        lib.q4r_matmul(t, lay, w2.ctypes.data, w2.nbytes, n, k, x2.ctypes.data, m, y.ctypes.data,
+        lib.q4r_matmul(t, lay, address(w2), w2.nbytes, n, k, address(x2), m, address(y),
                        int(threads))
     )
+    if FAST_ADDRESS and type in _BLOCK_BYTES and layout in LAYOUTS:  # canonical names: one entry
+        _matmul_fast[(type, layout)] = (t, lay, _BLOCK_BYTES[type], lib.q4r_matmul)
     return y

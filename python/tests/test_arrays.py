@@ -122,3 +122,34 @@ def test_gil_is_released_during_a_call():
     length = span["end"] - span["start"]
     middle = [s for s in ticks if span["start"] + 0.25 * length < s < span["start"] + 0.75 * length]
     assert length > 0.02 and len(middle) >= 3, (length, len(middle))
+
+
+def test_data_pointers_are_numpys(tmp_path):
+    """The fast data-pointer read (docs/PYTHON.md, "Overhead") gives ndarray.ctypes.data for every
+    kind of array the package passes on: views, slices, read-only maps, subclasses, empty ones."""
+    from q4repack import _arrays
+
+    assert _arrays.FAST_ADDRESS  # CPython with numpy's usual struct: the fast read is in use
+    base = np.arange(4096, dtype=np.float32)
+    path = tmp_path / "mapped.bin"
+    base.tofile(path)
+    mapped = np.memmap(path, dtype=np.uint8, mode="r")
+    arrays = [base, base[5:], base.reshape(64, 64)[3:, 7:], base.reshape(64, 64).T, base[:0],
+              np.empty((0, 4), np.uint8), mapped, mapped[18:], np.asarray(mapped),
+              base.view(np.uint8)]
+    for a in arrays:
+        assert _arrays.address(a) == a.ctypes.data
+
+
+def test_matmul_fast_path_matches_the_checked_path(w):
+    """matmul's short path (2-D C-contiguous arrays, names seen before) and the fully checked one
+    give the same bits, and a wrong shape still gets the checked path's message."""
+    from q4repack import core
+
+    x = random_floats((3, K), seed=8)
+    core._matmul_fast.clear()
+    first = q4repack.matmul(w, x, "q4_0", "none")  # checked path, fills the table
+    assert ("q4_0", "none") in core._matmul_fast
+    assert np.array_equal(q4repack.matmul(w, x, "q4_0", "none"), first)
+    with pytest.raises(q4repack.ShapeError, match="columns"):
+        q4repack.matmul(w, x[:, :480], "q4_0", "none")

@@ -57,3 +57,51 @@ def test_explicit_library_path():
     path = q4repack.library_path()
     out = run_python("import q4repack; print(q4repack.library_path())", Q4REPACK_LIBRARY=path)
     assert out.stdout.strip() == os.path.realpath(path), out
+
+
+def test_cpu_info_comes_from_the_library(monkeypatch):
+    """info()'s CPU part is q4r_cpu_info's (cpu_features), not a /proc/cpuinfo parse."""
+    import builtins
+
+    real_open = builtins.open
+
+    def no_cpuinfo(path, *args, **kwargs):
+        assert "cpuinfo" not in str(path), "info() read %s" % path
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", no_cpuinfo)
+    info = q4repack.info()
+    cpu = q4repack.cpu_info()
+    assert set(cpu) == set(q4repack.CPU_INFO_KEYS) and info["cpu"] == cpu
+    assert cpu["arch"] in ("x86_64", "aarch64", "other")
+    assert info["cpu_features"] == cpu["features"] == q4repack.cpu_features()
+    assert set(cpu["features"]) <= set(cpu["features_checked"])
+    available = set(q4repack.available_isas())
+    if "avx2" in available:
+        assert {"avx2", "fma3", "f16c"} <= set(cpu["features"])
+    if "avx512vnni" in available:
+        assert {"avx512f", "avx512bw", "avx512vl", "avx512vnni"} <= set(cpu["features"])
+    if cpu["arch"] == "x86_64":
+        assert cpu["model"].startswith("family ") and cpu["vendor"]
+
+
+def test_kernel_set_of_every_isa():
+    assert q4repack.info()["kernel_set"] == q4repack.kernel_set()
+    for isa in q4repack.available_isas():
+        text = q4repack.kernel_set(isa)
+        assert bool(text) == isa.startswith("avx512vnni"), (isa, text)
+    for isa in set(q4repack.ISAS) - set(q4repack.available_isas()):
+        with pytest.raises(q4repack.ISAError, match=isa):
+            q4repack.kernel_set(isa)
+    with pytest.raises(q4repack.ArgumentError, match="avx9"):
+        q4repack.kernel_set("avx9")
+
+
+def test_a_library_without_a_newer_function_still_loads(monkeypatch):
+    """Functions the loaded library lacks raise UnsupportedError naming them; the rest works."""
+    from q4repack import _library
+
+    lib = _library.lib()
+    stub = lib.function("q4r_no_such_function", None, [])
+    with pytest.raises(q4repack.UnsupportedError, match="q4r_no_such_function"):
+        stub()

@@ -100,6 +100,32 @@ TEST(ApiErrors, SetIsa) {
   EXPECT_EQ(q4r_active_isa(), before);
 }
 
+TEST(ApiErrors, CpuInfoAndKernelSet) {
+  char buf[8];
+  std::memset(buf, kCanary, sizeof buf);
+  size_t length = 12345;
+  EXPECT_FAILS(Q4R_E_ARGUMENT, q4r_cpu_info(q4r_cpu_info_key(-1), buf, sizeof buf, &length));
+  EXPECT_FAILS(Q4R_E_ARGUMENT,
+               q4r_cpu_info(q4r_cpu_info_key(Q4R_CPU_INFO_COUNT), buf, sizeof buf, &length));
+  EXPECT_FAILS(Q4R_E_NULL, q4r_cpu_info(Q4R_CPU_ARCH, nullptr, 0, nullptr));
+  EXPECT_FAILS(Q4R_E_NULL, q4r_cpu_info(Q4R_CPU_ARCH, nullptr, 16, &length));
+  // "x86_64" / "aarch64" need 7 / 8 bytes: 6 is too small everywhere, and so is the exact length.
+  EXPECT_FAILS(Q4R_E_SIZE, q4r_cpu_info(Q4R_CPU_ARCH, buf, 6, &length));
+  size_t arch_length = 0;
+  ASSERT_EQ(q4r_cpu_info(Q4R_CPU_ARCH, nullptr, 0, &arch_length), Q4R_OK);
+  EXPECT_FAILS(Q4R_E_SIZE, q4r_cpu_info(Q4R_CPU_ARCH, buf, arch_length, &length));
+  EXPECT_FAILS(Q4R_E_ARGUMENT, q4r_isa_kernel_set(q4r_isa(-1), buf, sizeof buf, &length));
+  EXPECT_FAILS(Q4R_E_ARGUMENT,
+               q4r_isa_kernel_set(q4r_isa(Q4R_ISA_COUNT), buf, sizeof buf, &length));
+  for (int i = 0; i < Q4R_ISA_COUNT; ++i) {
+    if (!q4r_isa_available(q4r_isa(i))) {
+      EXPECT_FAILS(Q4R_E_ISA, q4r_isa_kernel_set(q4r_isa(i), buf, sizeof buf, &length));
+    }
+  }
+  for (char c : buf) EXPECT_EQ(static_cast<uint8_t>(c), kCanary);
+  EXPECT_EQ(length, 12345u);
+}
+
 TEST(ApiErrors, Sizes) {
   size_t out = 12345;
   EXPECT_FAILS(Q4R_E_NULL, q4r_row_bytes(Q4R_TYPE_Q4_0, 64, nullptr));

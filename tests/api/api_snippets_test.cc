@@ -96,6 +96,22 @@ q4r_status choose_layout(q4r_context** out, q4r_layout* layout) {
   return Q4R_OK;
 }
 
+q4r_status report_cpu(const q4r_context* ctx, std::string* line) {
+  // snippet: cpu
+  // What the library detected (cpu_features), e.g. for a log line: a size query, then the text.
+  size_t length = 0;
+  Q4R_CHECK(q4r_cpu_info(Q4R_CPU_FEATURES, NULL, 0, &length));
+  std::vector<char> features(length + 1);
+  Q4R_CHECK(q4r_cpu_info(Q4R_CPU_FEATURES, features.data(), features.size(), NULL));
+  char kernels[256];  // or size it with a query too
+  Q4R_CHECK(q4r_isa_kernel_set(q4r_context_isa(ctx), kernels, sizeof kernels, NULL));
+  std::printf("q4repack: %s kernels (%s) on %s\n", q4r_isa_name(q4r_context_isa(ctx)), kernels,
+              features.data());
+  // end snippet
+  *line = std::string(features.data()) + "|" + kernels;
+  return Q4R_OK;
+}
+
 q4r_status repack_both_ways(Tensor& t, q4r_layout layout, std::vector<uint8_t>* copy) {
   // snippet: repack
   // In place: same buffer, same size, no second copy of the model in memory.
@@ -259,6 +275,9 @@ TEST(ApiSnippets, RunAsDocumented) {
   q4r_layout layout = Q4R_LAYOUT_PLAIN;
   ASSERT_EQ(choose_layout(&ctx, &layout), Q4R_OK);
   if (layout == Q4R_LAYOUT_PLAIN) layout = Q4R_LAYOUT_4X8;  // scalar builds prefer plain
+  std::string cpu_line;
+  ASSERT_EQ(report_cpu(ctx, &cpu_line), Q4R_OK);
+  EXPECT_NE(cpu_line.find('|'), std::string::npos);
   std::vector<uint8_t> unpacked;
   ASSERT_EQ(repack_both_ways(t, layout, &unpacked), Q4R_OK);
   EXPECT_EQ(unpacked, original.bytes);
