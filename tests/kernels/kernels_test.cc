@@ -414,31 +414,35 @@ void check_plain(const NamedTable& t) {
         }
       }
     }
-    // Rows longer than one prepared slab.
+    // Rows longer than one prepared slab (the x86 plain slab is 512 blocks: also 514 blocks).
     const int k = quick() ? 4128 : kLongK;
-    const auto w = make_weights(5, k, Pattern::kRandom, 77);
-    const auto a = make_act(2, k, Pattern::kRandom, 78);
-    const Reference ref = reference(type, w, 5, a, 2, k);
-    std::vector<float> y(2 * 5);
-    t.table.plain[wt_index(type)](k, y.data(), 5, w.data(), 5, a.data(), 2);
-    expect_near_reference(y.data(), 5, ref, 2, 5, k, t.name + " plain long k");
-    // The ARM plain kernels go through long rows in chunks of blocks (docs/ARM.md): bit for bit
-    // the block-FMA order across the chunk boundaries too.
-    if (arm_level(t.name)) {
-      const int nb = k / 32;
-      for (int i = 0; i < 2; ++i) {
-        for (int c = 0; c < 5; ++c) {
-          float acc = 0.f;
-          for (int l = 0; l < nb; ++l) {
-            const uint8_t* wb = &w[(static_cast<std::size_t>(c) * nb + l) * 18];
-            const uint8_t* ab = &a[(static_cast<std::size_t>(i) * nb + l) * 34];
-            int isum = 0;
-            for (int e = 0; e < 32; ++e) {
-              isum += weight_value(type, wb, e) * static_cast<int8_t>(ab[2 + e]);
+    std::vector<int> plain_ks{k};
+    if (!quick()) plain_ks.push_back(kLongGemvK);
+    for (int kp : plain_ks) {
+      const auto w = make_weights(5, kp, Pattern::kRandom, 77);
+      const auto a = make_act(2, kp, Pattern::kRandom, 78);
+      const Reference ref = reference(type, w, 5, a, 2, kp);
+      std::vector<float> y(2 * 5);
+      t.table.plain[wt_index(type)](kp, y.data(), 5, w.data(), 5, a.data(), 2);
+      expect_near_reference(y.data(), 5, ref, 2, 5, kp, t.name + " plain long k");
+      // The SIMD plain kernels go through long rows in slabs or chunks of blocks (docs/ARM.md,
+      // docs/KERNELS.md): bit for bit the block-FMA order across the boundaries too.
+      if (block_fma_isa(t.name)) {
+        const int nb = kp / 32;
+        for (int i = 0; i < 2; ++i) {
+          for (int c = 0; c < 5; ++c) {
+            float acc = 0.f;
+            for (int l = 0; l < nb; ++l) {
+              const uint8_t* wb = &w[(static_cast<std::size_t>(c) * nb + l) * 18];
+              const uint8_t* ab = &a[(static_cast<std::size_t>(i) * nb + l) * 34];
+              int isum = 0;
+              for (int e = 0; e < 32; ++e) {
+                isum += weight_value(type, wb, e) * static_cast<int8_t>(ab[2 + e]);
+              }
+              acc = std::fma(static_cast<float>(isum), get_half(wb) * get_half(ab), acc);
             }
-            acc = std::fma(static_cast<float>(isum), get_half(wb) * get_half(ab), acc);
+            EXPECT_EQ(y[i * 5 + c], acc) << t.name << " plain long k=" << kp << ", block-FMA order";
           }
-          EXPECT_EQ(y[i * 5 + c], acc) << t.name << " plain long k, block-FMA order";
         }
       }
     }
