@@ -23,11 +23,13 @@ namespace q4r {
 void fill_kernels_avx512vnni512_emulated(KernelTable* t) {
   t->name = "avx512vnni512-emulated";
   fill_zmm_kernels(t);
+  fill_zmm_plain_kernels(t);
 }
 #else
 void fill_kernels_avx512vnni512(KernelTable* t) {
   t->name = "avx512vnni512";
   fill_zmm_kernels(t);
+  fill_zmm_plain_kernels(t);
 }
 
 namespace {

@@ -99,7 +99,7 @@ const KernelSet kSets[] = {
     {Q4R_ISA_AVX512VNNI512,
      "avx512vnni512",
      {kQuant},
-     {kVnni256},
+     {kVnni512, kVnni256},
      {kVnni512, kVnni256},
      {kVnni512, kVnni256},
      {kVnni512, kVnni256}},
