@@ -12,7 +12,6 @@ namespace q4r {
 
 class Claims {
  public:
-  explicit Claims(int64_t count = 0) : count_(count) {}
   void set_count(int64_t count) { count_ = count; }
   int64_t count() const { return count_; }
 
@@ -49,7 +48,7 @@ class Claims {
 #endif
   }
 
-  int64_t count_;
+  int64_t count_ = 0;
   std::atomic<int64_t> next_{0};
   std::atomic<int64_t> done_{0};
 };

@@ -1,7 +1,6 @@
 #include "context.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <memory>
 #include <new>
