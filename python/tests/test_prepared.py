@@ -175,3 +175,13 @@ def test_calls_from_several_threads():
     for t in threads:
         t.join()
     assert not bad
+
+
+def test_large_batch_and_the_fallback_without_header_reads(monkeypatch):
+    w = weights("q4_0", "4x4")
+    x = random_floats((300, K))  # past the ready batch-size arguments
+    want = q4repack.matmul(w, x, "q4_0", "4x4")
+    assert np.array_equal(q4repack.prepare_matmul(w, "q4_0", "4x4")(x), want)
+    monkeypatch.setattr(q4repack.prepared, "FAST_ADDRESS", False)
+    checked_only = q4repack.prepare_matmul(w, "q4_0", "4x4")
+    assert np.array_equal(checked_only(x), want) and checked_only.n == N
