@@ -6,7 +6,8 @@ inside C, in one process, like for like, alternating, min and median of many rou
 A small C helper (compiled here with cc against the same library) times q4r_matmul with
 clock_gettime(CLOCK_MONOTONIC) around the bare C call; the Python side times q4repack.matmul with
 time.perf_counter (the same clock). Two methods, each run for C and for Python in every round
-(which side goes first alternates between rounds):
+(the order of the sides is shuffled every round, so no side is always first after another case
+or always next to C):
 
 - ``gap``: an untimed call, a busy wait of ``--gap`` microseconds done in C, then the timed call
   (the same before the C sample and before the Python sample), so the thread pool's workers, the
@@ -220,9 +221,9 @@ class Case:
             q4repack.matmul(w, x, "q4_0", layout, threads, out=y)
         return (time.perf_counter() - t0) * 1e6 / reps
 
-    def round(self, first_c):
+    def round(self, order):
         a, spin, gap = self.a, self.h.spin_ns, int(self.a.gap * 1000)
-        sides = SIDES if first_c else SIDES[::-1]
+        sides = [SIDES[i] for i in order]
         for meth in a.methods:
             reps = 1 if meth == "gap" else a.reps
             for side in sides:
@@ -326,7 +327,7 @@ def main():
     if layout != "none":
         w = q4repack.repack(w, "q4_0", layout, out=w)
     print("cpu: %s, %d cores; isa %s; q4_0 %s, N=%d K=%d; %d rounds, C and Python alternating "
-          "(order swapped every round); gap %.0f us; loop %d calls"
+          "(sides shuffled every round); gap %.0f us; loop %d calls"
           % (cpu_model(), os.cpu_count(), q4repack.active_isa(), layout, a.n, a.k, a.rounds, a.gap,
              a.reps))
     batches = [int(s) for s in a.batches.split(",")]
@@ -344,12 +345,12 @@ def main():
         if a.split:
             return split(a, helper, cases)
         for case in cases:  # warm up: pool threads started, pages touched
-            case.round(True)
+            case.round(range(len(SIDES)))
             for samples in case.samples.values():
                 samples.clear()
         for r in range(a.rounds):
             for case in cases:
-                case.round(r % 2 == 0)
+                case.round(rng.permutation(len(SIDES)))
     us = " ".join("%9s" % s for s in ("C us",) + SIDES[1:])
     print("%-3s %-7s %-6s %-6s %s | overhead: %s" % ("M", "threads", "method", "stat", us,
                                                    " ".join("%9s" % s for s in SIDES[1:])))
