@@ -6,7 +6,8 @@ inside C, in one process, like for like, alternating, min and median of many rou
 A small C helper (compiled here with cc against the same library) times q4r_matmul with
 clock_gettime(CLOCK_MONOTONIC) around the bare C call; the Python side times q4repack.matmul with
 time.perf_counter (the same clock). Two methods, each run for C and for Python in every round
-(which side goes first alternates between rounds):
+(the order of the sides is shuffled every round, so no side is always first after another case
+or always next to C):
 
 - ``gap``: an untimed call, a busy wait of ``--gap`` microseconds done in C, then the timed call
   (the same before the C sample and before the Python sample), so the thread pool's workers, the
@@ -17,8 +18,9 @@ time.perf_counter (the same clock). Two methods, each run for C and for Python i
   between two Python calls there is the layer's own work, as in a real Python loop.
 
 Sides: ``C`` (the helper), ``ctypes`` (q4r_matmul called through ctypes with precomputed
-arguments: what any ctypes binding costs), ``python`` (q4repack.matmul, result array allocated)
-and ``out=`` (q4repack.matmul into a preallocated array). Besides min and median, ``paired`` is the
+arguments: what any ctypes binding costs), ``python`` (q4repack.matmul, result array allocated),
+``out=`` (q4repack.matmul into a preallocated array), ``prep`` and ``prep out=`` (the same
+through q4repack.prepare_matmul's callable). Besides min and median, ``paired`` is the
 median over rounds of each round's ratio to the C sample of the same round.
 
     python3 python/bench/matmul_overhead.py [--n 4096] [--k 4096] [--batches 1,16]
@@ -128,23 +130,41 @@ class Helper:
 
 
 def layer_cost_us(empty, w, x, layout, rounds=200, calls=100):
-    """q4repack.matmul with q4r_matmul swapped for an empty C function: argument checks, result
-    array, ctypes conversions, GIL release/reacquire. Min over rounds of the mean of `calls`."""
+    """Each side with q4r_matmul swapped for an empty C function: argument checks, result array,
+    ctypes conversions, GIL release/reacquire. Per side, min over rounds of the mean of `calls`."""
     lib = _library.lib()
     real, lib.q4r_matmul = lib.q4r_matmul, empty
     core._matmul_fast.clear()  # it caches the function
-    q4repack.matmul(w, x, "q4_0", layout)
     try:
-        best = float("inf")
-        for _ in range(rounds):
-            t0 = time.perf_counter()
-            for _ in range(calls):
-                q4repack.matmul(w, x, "q4_0", layout)
-            best = min(best, (time.perf_counter() - t0) / calls * 1e6)
+        calls_of = python_calls(w, x, np.empty((x.shape[0], w.shape[0]), np.float32), layout, 0)
+        best = {}
+        for name, call in calls_of.items():
+            call()
+            best[name] = float("inf")
+            for _ in range(rounds):
+                t0 = time.perf_counter()
+                for _ in range(calls):
+                    call()
+                best[name] = min(best[name], (time.perf_counter() - t0) / calls * 1e6)
         return best
     finally:
         lib.q4r_matmul = real
         core._matmul_fast.clear()
+
+
+def python_calls(w, x, y, layout, threads):
+    """The Python sides as argument-less calls (the prepared ones bound to the q4r_matmul that
+    is in place now: the real one, or the bench's empty or timed stand-in)."""
+    lib = _library.lib()
+    bare = lib.q4r_matmul
+    args = (0, q4repack.LAYOUTS.index(layout), w.ctypes.data, w.nbytes, w.shape[0], x.shape[1],
+            x.ctypes.data, x.shape[0], y.ctypes.data, threads)
+    pm = q4repack.prepare_matmul(w, "q4_0", layout, threads)
+    return {"ctypes": lambda: bare(*args),
+            "matmul": lambda: q4repack.matmul(w, x, "q4_0", layout, threads),
+            "out=": lambda: q4repack.matmul(w, x, "q4_0", layout, threads, out=y),
+            "prep": lambda: pm(x),
+            "prep out=": lambda: pm(x, out=y)}
 
 
 def cpu_model():
@@ -160,7 +180,7 @@ def cpu_model():
                                         fields.get("model", "?"))
 
 
-SIDES = ("C", "ctypes", "python", "out=")
+SIDES = ("C", "ctypes", "python", "out=", "prep", "prep out=")
 
 
 class Case:
@@ -172,6 +192,7 @@ class Case:
         self.y = np.empty((m, a.n), np.float32)
         self.samples = {(meth, side): [] for meth in a.methods for side in SIDES}
         self.bare = _library.lib().q4r_matmul
+        self.prepared = q4repack.prepare_matmul(w, "q4_0", layout, threads)
         self.args = (0, q4repack.LAYOUTS.index(layout), w.ctypes.data, w.nbytes, a.n, a.k,
                      self.x.ctypes.data, m, self.y.ctypes.data, threads)
 
@@ -188,15 +209,21 @@ class Case:
                 bare(*args)
             return (time.perf_counter() - t0) * 1e6 / reps
         w, x, layout, threads = self.w, self.x, self.layout, self.threads
-        y = self.y if side == "out=" else None
+        y = self.y if side.endswith("out=") else None
+        if side.startswith("prep"):
+            pm = self.prepared
+            t0 = time.perf_counter()
+            for _ in range(reps):
+                pm(x, out=y)
+            return (time.perf_counter() - t0) * 1e6 / reps
         t0 = time.perf_counter()
         for _ in range(reps):
             q4repack.matmul(w, x, "q4_0", layout, threads, out=y)
         return (time.perf_counter() - t0) * 1e6 / reps
 
-    def round(self, first_c):
+    def round(self, order):
         a, spin, gap = self.a, self.h.spin_ns, int(self.a.gap * 1000)
-        sides = SIDES if first_c else SIDES[::-1]
+        sides = [SIDES[i] for i in order]
         for meth in a.methods:
             reps = 1 if meth == "gap" else a.reps
             for side in sides:
@@ -227,15 +254,11 @@ def split(a, helper, cases):
     lib = _library.lib()
     real, lib.q4r_matmul = lib.q4r_matmul, helper.timed
     core._matmul_fast.clear()
-    print("%-3s %-7s %-8s %17s %17s %19s" % ("M", "threads", "call", "before us min/med",
+    print("%-3s %-7s %-9s %17s %17s %19s" % ("M", "threads", "call", "before us min/med",
                                              "after us min/med", "in library us med"))
     try:
         for case in cases:
-            w, x, y, layout, threads = case.w, case.x, case.y, case.layout, case.threads
-            args = case.args
-            calls = {"ctypes": lambda: helper.timed(*args),
-                     "matmul": lambda: q4repack.matmul(w, x, "q4_0", layout, threads),
-                     "out=": lambda: q4repack.matmul(w, x, "q4_0", layout, threads, out=y)}
+            calls = python_calls(case.w, case.x, case.y, case.layout, case.threads)
             calls["matmul"]()
             t = {name: ([], [], []) for name in calls}
             for r in range(a.rounds):
@@ -249,7 +272,7 @@ def split(a, helper, cases):
                     after.append((t1 - helper.left()) / 1e3)
                     inside.append((helper.left() - helper.entered()) / 1e3)
             for name, (before, after, inside) in t.items():
-                print("%-3d %-7s %-8s %8.2f / %6.2f %8.2f / %6.2f %19.1f" % (
+                print("%-3d %-7s %-9s %8.2f / %6.2f %8.2f / %6.2f %19.1f" % (
                     case.m, case.threads or "all", name, min(before), np.median(before),
                     min(after), np.median(after), np.median(inside)))
     finally:
@@ -304,7 +327,7 @@ def main():
     if layout != "none":
         w = q4repack.repack(w, "q4_0", layout, out=w)
     print("cpu: %s, %d cores; isa %s; q4_0 %s, N=%d K=%d; %d rounds, C and Python alternating "
-          "(order swapped every round); gap %.0f us; loop %d calls"
+          "(sides shuffled every round); gap %.0f us; loop %d calls"
           % (cpu_model(), os.cpu_count(), q4repack.active_isa(), layout, a.n, a.k, a.rounds, a.gap,
              a.reps))
     batches = [int(s) for s in a.batches.split(",")]
@@ -313,7 +336,8 @@ def main():
         print("the Python layer alone per call (q4r_matmul swapped for an empty C function):")
         for m in batches:
             x = rng.standard_normal((m, a.k), dtype=np.float32)
-            print("  M=%d: %.2f us" % (m, layer_cost_us(helper.empty, w, x, layout)))
+            cost = layer_cost_us(helper.empty, w, x, layout)
+            print("  M=%d: %s" % (m, ", ".join("%s %.2f us" % kv for kv in cost.items())))
         cases = [Case(a, helper, w, layout, m, int(t), rng)
                  for m in batches for t in a.threads.split(",")]
         if a.gap_sweep:
@@ -321,23 +345,23 @@ def main():
         if a.split:
             return split(a, helper, cases)
         for case in cases:  # warm up: pool threads started, pages touched
-            case.round(True)
+            case.round(range(len(SIDES)))
             for samples in case.samples.values():
                 samples.clear()
         for r in range(a.rounds):
             for case in cases:
-                case.round(r % 2 == 0)
-    print("%-3s %-7s %-6s %-6s %8s %8s %8s %8s | overhead: %7s %7s %7s" % (
-        "M", "threads", "method", "stat", "C us", "ctypes", "python", "out=", "ctypes", "python",
-        "out="))
+                case.round(rng.permutation(len(SIDES)))
+    us = " ".join("%9s" % s for s in ("C us",) + SIDES[1:])
+    print("%-3s %-7s %-6s %-6s %s | overhead: %s" % ("M", "threads", "method", "stat", us,
+                                                   " ".join("%9s" % s for s in SIDES[1:])))
     for case in cases:
         for meth, mins, meds, paired in case.rows():
-            for stat, v in (("min", mins), ("median", meds)):
-                print("%-3d %-7s %-6s %-6s %8.1f %8.1f %8.1f %8.1f | %18.1f%% %6.1f%% %6.1f%%" % (
-                    case.m, case.threads or "all", meth, stat, *v,
-                    *(100 * (s / v[0] - 1) for s in v[1:])))
-            print("%-3d %-7s %-6s %-6s %35s | %18.1f%% %6.1f%% %6.1f%%" % (
-                case.m, case.threads or "all", meth, "paired", "", *paired))
+            for stat, v in (("min", mins), ("median", meds), ("paired", None)):
+                times = " ".join("%9.1f" % t for t in v) if v else " " * len(us)
+                over = paired if v is None else [100 * (s / v[0] - 1) for s in v[1:]]
+                print("%-3d %-7s %-6s %-6s %s | %9s %s" % (
+                    case.m, case.threads or "all", meth, stat, times, "",
+                    " ".join("%8.1f%%" % o for o in over)))
 
 
 if __name__ == "__main__":

@@ -70,6 +70,7 @@ from .errors import (
     UnsupportedError,
 )
 from .gguf import GGUFFile, GGUFTensor, write_gguf
+from .prepared import prepare_matmul
 from .q4p import Q4PFile, Q4PTensor, checksum64, pack_q4p
 from .stateless import column_step, quantize_activations, row_step, run, workspace_size
 from .validate import validate

@@ -438,6 +438,9 @@ def matmul(w, x, type: str, layout: str, threads: int = 0, out=None) -> np.ndarr
 
     Returns:
         float32 ``[m, n]`` (``[n]`` for a 1-D ``x``). The GIL is released during the call.
+
+    Calling it again and again with the same weights: :func:`q4repack.prepare_matmul` checks
+    them once and costs less per call.
     """
     # The common case (C-contiguous 2-D arrays of the right dtypes, names seen before) takes one
     # short path: a matmul streams the weights through the caches, so every Python step after it

@@ -99,17 +99,24 @@ def test_thread_counts_give_the_same_bits(w):
         assert np.array_equal(y.view(np.uint32), ys[0].view(np.uint32))
 
 
-def test_gil_is_released_during_a_call():
+@pytest.mark.parametrize("prepared", [False, True])
+def test_gil_is_released_during_a_call(prepared):
     """Another Python thread keeps running while a long matmul is inside the library (ctypes'
-    CDLL drops the GIL around foreign calls). Not a timing goal: only whether it ran at all."""
+    CDLL drops the GIL around foreign calls; prepare_matmul's pointer too). Not a timing goal:
+    only whether it ran at all."""
     n, k = 4096, 4096
     w = q4repack.quantize(random_floats((n, k), seed=9), "q4_0")
     x = random_floats((128, k), seed=10)
     span = {}
+    if prepared:
+        call = q4repack.prepare_matmul(w, "q4_0", "none", threads=1)
+    else:
+        def call(x):
+            return q4repack.matmul(w, x, "q4_0", "none", threads=1)
 
     def worker():
         span["start"] = time.perf_counter()
-        q4repack.matmul(w, x, "q4_0", "none", threads=1)  # one call: no GIL switch inside
+        call(x)  # one call: no GIL switch inside
         span["end"] = time.perf_counter()
 
     ticks = []
