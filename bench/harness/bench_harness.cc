@@ -251,7 +251,7 @@ std::size_t read_buffer_bytes() {
 
 namespace {
 
-constexpr int kReadStreams = 4;  // the GEMV's kGemvStreams
+constexpr int kReadStreams = 4;  // the GEMV's gemv_streams(1), lut_kernels_x86.inc
 
 // XOR of words [w0, w1), read as S equal contiguous parts in lockstep (S = 1: one sequential
 // stream; S = 4: the access pattern of the GEMV's weight streams, lut_kernels_x86.inc), 64 bytes
