@@ -179,8 +179,12 @@ class Runner {
   // Memory bandwidth of a shared machine varies with the neighbours' load: it is measured again
   // before every shape and the best figure so far is the reference (noise only lowers it).
   void remeasure_bandwidth(int threads, int reps) {
-    bandwidth_[threads] =
-        std::max(bandwidth_[threads], measure_read_bandwidth(pool(threads), reps, &pages_));
+    int streams = 1;
+    const double gbps = measure_read_bandwidth(pool(threads), reps, &pages_, &streams);
+    if (gbps > bandwidth_[threads]) {
+      bandwidth_[threads] = gbps;
+      read_streams_[threads] = streams;
+    }
   }
   void measure_shape(const BenchShape& s);
   void print_shape(const BenchShape& s, q4r_type type, const std::vector<Cell>& cells);
@@ -194,6 +198,7 @@ class Runner {
   const BenchOptions& o_;
   std::map<int, std::unique_ptr<WorkerPool>> pools_;
   std::map<int, double> bandwidth_;     // GB/s per thread count
+  std::map<int, int> read_streams_;     // the read pattern that gave it: streams per thread
   std::string pages_;                   // huge-page state of the bandwidth buffer
   std::map<int, double> compute_roof_;  // GOPS per thread count (in-cache GEMM)
   std::vector<Cell> cells_;
@@ -240,11 +245,13 @@ void Runner::measure_machine() {
     const Timing tm = time_calls([&] { mm.run(pool(t), w.next(), x.data()); }, 0.1);
     compute_roof_[t] = 2.0 * 64 * roof.n * roof.k / tm.min_s * 1e-9;
     std::printf(
-        "memory read bandwidth, %d thread%s: %.1f GB/s (streaming read, %s buffer, %s, %s); "
-        "in-cache GEMM (q4_0 %s, M=64): %.1f GOPS\n",
+        "memory read bandwidth, %d thread%s: %.1f GB/s (streaming read, %s buffer, %s, "
+        "%d stream%s per thread, the better of 1 and 4; %s); in-cache GEMM (q4_0 %s, M=64): "
+        "%.1f GOPS\n",
         t, t > 1 ? "s" : "", bandwidth_[t],
         mib(std::max(8 * l3_cache_bytes(), size_t{256} << 20)).c_str(), read_vector_width(),
-        pages_.c_str(), q4r_layout_name(l), compute_roof_[t]);
+        read_streams_[t], read_streams_[t] > 1 ? "s" : "", pages_.c_str(), q4r_layout_name(l),
+        compute_roof_[t]);
   }
   std::printf(
       "cache: 'cold' = every call reads a different copy of the weights (copies together >= 4 x "

@@ -251,66 +251,92 @@ std::size_t read_buffer_bytes() {
 
 namespace {
 
-// XOR of words [w0, w1) with eight independent accumulators: load-bound, and it vectorizes. The
-// widest loads this CPU has are used (the Xeon read 14.7 GB/s with ymm and 16.3 GB/s with
-// zmm loads on one core): the function is compiled three times with target attributes (no inline
-// code is shared with baseline code: each is a separate non-inline function) and picked at run
-// time.
-#define Q4R_READ_WORDS_BODY                       \
-  uint64_t a[8] = {};                             \
-  for (std::size_t j = w0; j < w1; j += 8) {      \
-    for (int u = 0; u < 8; ++u) a[u] ^= p[j + u]; \
-  }                                               \
-  uint64_t s = 0;                                 \
-  for (uint64_t v : a) s ^= v;                    \
-  return s;
+constexpr int kReadStreams = 4;  // the GEMV's gemv_streams(1), lut_kernels_x86.inc
 
-using ReadWordsFn = uint64_t (*)(const uint64_t*, std::size_t, std::size_t);
+// XOR of words [w0, w1), read as S equal contiguous parts in lockstep (S = 1: one sequential
+// stream; S = 4: the access pattern of the GEMV's weight streams, lut_kernels_x86.inc), 64 bytes
+// of each part per step with its own load instruction (unrolled: the hardware prefetchers key on
+// them). Load-bound. The widest loads this CPU has are used (the Xeon read 14.7 GB/s with
+// ymm and 16.3 GB/s with zmm loads on one core): the function is compiled three times with target
+// attributes (each a separate non-inline function, no code shared with baseline code) and picked
+// at run time. Words past the last whole step of the parts are not read (a few KiB at most).
+template <int S>
 uint64_t read_words_base(const uint64_t* p, std::size_t w0, std::size_t w1) {
-  Q4R_READ_WORDS_BODY
+  const std::size_t part = (w1 - w0) / S / 8 * 8;
+  uint64_t a[S][8] = {};
+  for (std::size_t j = w0; j < w0 + part; j += 8) {
+    for (int t = 0; t < S; ++t) {
+      for (int u = 0; u < 8; ++u) a[t][u] ^= p[t * part + j + u];
+    }
+  }
+  uint64_t s = 0;
+  for (int t = 0; t < S; ++t) {
+    for (uint64_t v : a[t]) s ^= v;
+  }
+  return s;
 }
 #if defined(__x86_64__) && defined(__GNUC__)
 // Explicit vector loads: GCC's default tuning would auto-vectorize the avx512f variant with ymm.
+template <int S>
 __attribute__((target("avx2"))) uint64_t read_words_avx2(const uint64_t* p, std::size_t w0,
                                                          std::size_t w1) {
-  __m256i a = _mm256_setzero_si256(), b = _mm256_setzero_si256();
-  for (std::size_t j = w0; j < w1; j += 8) {
-    a = _mm256_xor_si256(a, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + j)));
-    b = _mm256_xor_si256(b, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + j + 4)));
+  const std::size_t part = (w1 - w0) / S / 8 * 8;
+  __m256i a[S], b[S];
+  for (int t = 0; t < S; ++t) a[t] = b[t] = _mm256_setzero_si256();
+  for (std::size_t j = w0; j < w0 + part; j += 8) {
+#pragma GCC unroll 4
+    for (int t = 0; t < S; ++t) {
+      const uint64_t* q = p + t * part + j;
+      a[t] = _mm256_xor_si256(a[t], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q)));
+      b[t] = _mm256_xor_si256(b[t], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 4)));
+    }
   }
+  for (int t = 1; t < S; ++t) a[0] = _mm256_xor_si256(a[0], _mm256_xor_si256(a[t], b[t]));
   alignas(32) uint64_t v[4];
-  _mm256_store_si256(reinterpret_cast<__m256i*>(v), _mm256_xor_si256(a, b));
+  _mm256_store_si256(reinterpret_cast<__m256i*>(v), _mm256_xor_si256(a[0], b[0]));
   return v[0] ^ v[1] ^ v[2] ^ v[3];
 }
+template <int S>
 __attribute__((target("avx512f"))) uint64_t read_words_avx512(const uint64_t* p, std::size_t w0,
                                                               std::size_t w1) {
-  __m512i a = _mm512_setzero_si512();
-  for (std::size_t j = w0; j < w1; j += 8) a = _mm512_xor_si512(a, _mm512_loadu_si512(p + j));
+  const std::size_t part = (w1 - w0) / S / 8 * 8;
+  __m512i a[S];
+  for (int t = 0; t < S; ++t) a[t] = _mm512_setzero_si512();
+  for (std::size_t j = w0; j < w0 + part; j += 8) {
+#pragma GCC unroll 4
+    for (int t = 0; t < S; ++t) a[t] = _mm512_xor_si512(a[t], _mm512_loadu_si512(p + t * part + j));
+  }
+  for (int t = 1; t < S; ++t) a[0] = _mm512_xor_si512(a[0], a[t]);
   alignas(64) uint64_t v[8];
-  _mm512_store_si512(v, a);
+  _mm512_store_si512(v, a[0]);
   return v[0] ^ v[1] ^ v[2] ^ v[3] ^ v[4] ^ v[5] ^ v[6] ^ v[7];
 }
 #endif
-#undef Q4R_READ_WORDS_BODY
 
+using ReadWordsFn = uint64_t (*)(const uint64_t*, std::size_t, std::size_t);
 struct ReadWords {
-  ReadWordsFn fn;
+  ReadWordsFn one, four;  // 1 and kReadStreams parts
   const char* name;
 };
 ReadWords best_read_words() {
 #if defined(__x86_64__) && defined(__GNUC__)
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return {read_words_avx512, "zmm loads"};
-  if (__builtin_cpu_supports("avx2")) return {read_words_avx2, "ymm loads"};
-  return {read_words_base, "xmm loads"};
+  if (__builtin_cpu_supports("avx512f")) {
+    return {read_words_avx512<1>, read_words_avx512<kReadStreams>, "zmm loads"};
+  }
+  if (__builtin_cpu_supports("avx2")) {
+    return {read_words_avx2<1>, read_words_avx2<kReadStreams>, "ymm loads"};
+  }
+  return {read_words_base<1>, read_words_base<kReadStreams>, "xmm loads"};
 #else
-  return {read_words_base, "vector loads"};
+  return {read_words_base<1>, read_words_base<kReadStreams>, "vector loads"};
 #endif
 }
 
-uint64_t read_words(const uint64_t* p, std::size_t w0, std::size_t w1) {
-  static const ReadWordsFn fn = best_read_words().fn;
-  return fn(p, w0, w1);
+// Words [w0, w1) as one stream, or as kReadStreams streams.
+uint64_t read_words(const uint64_t* p, std::size_t w0, std::size_t w1, bool streams = false) {
+  static const ReadWords fns = best_read_words();
+  return (streams ? fns.four : fns.one)(p, w0, w1);
 }
 
 }  // namespace
@@ -377,34 +403,43 @@ uint64_t read_pass(WorkerPool& pool, const Buffer& buf) {
   return s;
 }
 
-double measure_read_bandwidth(WorkerPool& pool, int reps, std::string* pages) {
+double measure_read_bandwidth(WorkerPool& pool, int reps, std::string* pages, int* streams) {
   Buffer buf(read_buffer_bytes());  // on huge pages where the OS gives them (Buffer)
   std::memset(buf.data(), 1, buf.size());
   if (pages) *pages = huge_page_state(buf.data(), buf.size());
-  // The buffer is read in order, in steps of 4 MiB per thread, and every step is timed: each step
+  // The buffer is read in order, in steps of 8 MiB per thread, and every step is timed: each step
   // still streams from memory (the buffer is >= 8 x L3), and the median step rate ignores the
-  // steps during which another process had the CPU, as the kernels' median call does.
+  // steps during which another process had the CPU, as the kernels' median call does. Each step
+  // is read twice over the passes, as one sequential stream and as kReadStreams (the GEMV's
+  // pattern, which one core reads faster on some CPUs: Zen 5), and the better median counts.
   const int t = pool.threads();
-  const std::size_t chunk_words = (std::size_t{4} << 20) / sizeof(uint64_t);
+  const std::size_t chunk_words = (std::size_t{8} << 20) / sizeof(uint64_t);
   const std::size_t steps = buf.size() / sizeof(uint64_t) / (chunk_words * t);
   const auto* p = reinterpret_cast<const uint64_t*>(buf.data());
   std::vector<uint64_t> sink(t * 8);
-  std::vector<double> rates;
-  for (int r = 0; r < reps; ++r) {
+  std::vector<double> rates[2];
+  for (int r = 0; r < 2 * reps; ++r) {
+    const int pattern = r % 2;
     for (std::size_t step = 0; step < steps; ++step) {
       const auto t0 = Clock::now();
       pool.run([&](int i) {
         const std::size_t w0 = (step * t + i) * chunk_words;
-        sink[i * 8] ^= read_words(p, w0, w0 + chunk_words);
+        sink[i * 8] ^= read_words(p, w0, w0 + chunk_words, pattern == 1);
       });
       const double sec = std::chrono::duration<double>(Clock::now() - t0).count();
-      rates.push_back(static_cast<double>(chunk_words * sizeof(uint64_t) * t) / sec * 1e-9);
+      rates[pattern].push_back(static_cast<double>(chunk_words * sizeof(uint64_t) * t) / sec *
+                               1e-9);
     }
   }
-  std::sort(rates.begin(), rates.end());
   volatile uint64_t keep = sink[0];
   (void)keep;
-  return rates[rates.size() / 2];
+  double best[2];
+  for (int i = 0; i < 2; ++i) {
+    std::sort(rates[i].begin(), rates[i].end());
+    best[i] = rates[i][rates[i].size() / 2];
+  }
+  if (streams) *streams = best[1] > best[0] ? kReadStreams : 1;
+  return std::max(best[0], best[1]);
 }
 
 }  // namespace q4r::bench

@@ -118,9 +118,11 @@ std::size_t read_buffer_bytes();
 uint64_t read_pass(WorkerPool& pool, const Buffer& buf);
 // Streaming read bandwidth in GB/s (1e9 bytes/s): `reps` passes over a buffer of at least 8 x L3
 // (on transparent huge pages where the OS gives them), with the widest vector loads of this CPU,
-// timed in 4 MiB steps per thread; the median step. `pages` (optional) receives the buffer's
-// huge-page state (huge_page_state).
-double measure_read_bandwidth(WorkerPool& pool, int reps, std::string* pages = nullptr);
+// timed in 8 MiB steps per thread, each read as one sequential stream and as 4 (the GEMV's
+// pattern); the better median step. `pages` (optional) receives the buffer's huge-page state
+// (huge_page_state), `streams` (optional) which pattern won (1 or 4).
+double measure_read_bandwidth(WorkerPool& pool, int reps, std::string* pages = nullptr,
+                              int* streams = nullptr);
 // "zmm loads" / "ymm loads" / ...: the loads the bandwidth measurement uses.
 const char* read_vector_width();
 // "THP madvise, 100% of the buffer on huge pages": the system's transparent-huge-page mode and

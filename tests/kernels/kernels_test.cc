@@ -246,7 +246,9 @@ void check_gemv(const NamedTable& t) {
     for (int k : k_values()) {
       for (Pattern p : {Pattern::kRandom, Pattern::kExtreme, Pattern::kZeroBlocks}) {
         if (k > 576 && p != Pattern::kRandom) continue;
-        const int64_t n = 40;  // 5 groups of 8, 10 groups of 4 (an odd number of 4-groups too)
+        // 23 groups of 8 and 46 of 4; with nc = 3N and 5N odd numbers of groups too. The GEMVs
+        // cut the columns into 2 or 4 streams (gemv_streams): 23 groups leave remainders.
+        const int64_t n = 184;
         const auto w = make_weights(n, k, p, 100 + k);
         const int64_t rows = 3;
         const auto a = make_act(rows, k, p, 200 + k);
@@ -254,7 +256,7 @@ void check_gemv(const NamedTable& t) {
         for (q4r_layout layout : kPacked) {
           const int N = q4r_layout_rows(layout);
           const auto packed = repack(type, layout, w, n, k);
-          for (int nc : {N, 3 * N, int(n)}) {
+          for (int nc : {N, 3 * N, 5 * N, int(n)}) {
             std::vector<float> y(rows * n, NAN);
             for (int64_t i = 0; i < rows; ++i) {
               t.table.gemv[wt_index(type)][layout_index(layout)](k, &y[i * n], packed.data(),
