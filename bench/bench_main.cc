@@ -12,6 +12,10 @@
 //       A streaming read over max(8 x L3, 256 MiB): the machine's memory bandwidth (GB counter).
 //   matmul/<type>/<layout>/<N>x<K>/m:<M>/threads:<T>
 //       q4r_matmul(n_threads = T) as one call (allocates its workspace every time).
+//   context/<type>/<layout>/<N>x<K>/m:<M>/threads:<T>/poll:<P>/gap:<G>
+//       q4r_context_matmul on a context whose pool workers poll P us after a call (0: they sleep
+//       at once), each call after G us of busy work on the caller (an engine's other ops, a
+//       Python caller's own code); the time of the gap is not counted.
 //   repack/memcpy/<N>x<K>/threads:<T>
 //   repack/<repack|unpack|repack_inplace|unpack_inplace>/<type>/<layout>/<N>x<K>/threads:<T>
 //       Load-time work on one tensor: memcpy of its bytes (the baseline), and q4r_repack,
@@ -171,6 +175,43 @@ void bm_matmul(benchmark::State& st, q4r_type type, q4r_layout layout, Shape s, 
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
+  set_counters(st, s, m, w.bytes());
+  st.SetLabel(q4r_isa_name(q4r_active_isa()));
+}
+
+// q4r_context_matmul on a context of T threads whose workers poll P us after a call, each call
+// after a busy gap of G us (paused timing: the call alone is timed).
+void bm_context(benchmark::State& st, q4r_type type, q4r_layout layout, Shape s, int m, int threads,
+                int poll_us, int gap_us) {
+  WeightCopies& w = g_weights.get(type, layout, s, false);
+  const std::vector<float> x = q4r::bench::random_activations(m, s.k, 99);
+  std::vector<float> y(static_cast<std::size_t>(m * s.n));
+  q4r_context_options o;
+  q4r_context_options_init(&o);
+  o.n_threads = threads;
+  o.poll_us = poll_us;
+  q4r_context* ctx = nullptr;
+  q4r::bench::check(q4r_context_create(&o, &ctx), "q4r_context_create");
+  const q4r_weights desc{type, layout, w.next(), w.bytes(), s.n, s.k};
+  std::size_t ws_bytes = 0;
+  q4r::bench::check(q4r_context_workspace_size(ctx, &desc, m, &ws_bytes), "workspace size");
+  std::vector<uint8_t> ws(ws_bytes);
+  const auto gap = std::chrono::microseconds(gap_us);
+  for (auto _ : st) {
+    if (gap_us > 0) {
+      st.PauseTiming();
+      const auto end = std::chrono::steady_clock::now() + gap;
+      while (std::chrono::steady_clock::now() < end) {
+      }
+      st.ResumeTiming();
+    }
+    q4r::bench::check(
+        q4r_context_matmul(ctx, &desc, x.data(), s.k, m, y.data(), s.n, ws.data(), ws.size()),
+        "q4r_context_matmul");
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  q4r_context_destroy(ctx);
   set_counters(st, s, m, w.bytes());
   st.SetLabel(q4r_isa_name(q4r_active_isa()));
 }
@@ -361,6 +402,20 @@ void register_all() {
                                        "/m:" + std::to_string(m) + "/threads:" + std::to_string(t) +
                                        (cold ? "/cold" : "/warm");
               add(name, [=](benchmark::State& st) { bm_run(st, type, layout, s, m, t, cold); });
+            }
+          }
+        }
+        for (int m : {1, 16}) {
+          for (int poll : {0, 100}) {
+            for (int gap : {0, 5}) {
+              const int t = 2;
+              const std::string name = std::string("context/") + q4r_type_name(type) + "/" +
+                                       q4r_layout_name(layout) + "/" + shape_name(s) +
+                                       "/m:" + std::to_string(m) + "/threads:" + std::to_string(t) +
+                                       "/poll:" + std::to_string(poll) +
+                                       "/gap:" + std::to_string(gap);
+              add(name,
+                  [=](benchmark::State& st) { bm_context(st, type, layout, s, m, t, poll, gap); });
             }
           }
         }

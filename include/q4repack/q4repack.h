@@ -31,9 +31,9 @@ extern "C" {
 #endif
 
 #define Q4R_VERSION_MAJOR 0
-#define Q4R_VERSION_MINOR 1
+#define Q4R_VERSION_MINOR 2
 #define Q4R_VERSION_PATCH 0
-#define Q4R_VERSION_STRING "0.1.0"
+#define Q4R_VERSION_STRING "0.2.0"
 /* (major << 16) | (minor << 8) | patch */
 #define Q4R_VERSION ((Q4R_VERSION_MAJOR << 16) | (Q4R_VERSION_MINOR << 8) | Q4R_VERSION_PATCH)
 
@@ -294,9 +294,15 @@ typedef struct q4r_context_options {
   int n_threads;      /* own pool: threads per call; hook: tasks per phase. <= 0: all cores */
   q4r_parallel_for parallel_for; /* NULL (default): the library's internal pool */
   void* parallel_for_user;       /* passed to parallel_for as `user` */
+  /* Own pool only (since 0.2): after a call, its workers poll this many microseconds for the next
+   * call before they sleep, so that the next call of a loop starts them at once instead of
+   * through a kernel wake-up (microseconds, tens on a VM). 0: sleep at once; at most 1000000;
+   * < 0 (default): Q4REPACK_POLL_US if set, else 100. */
+  int poll_us;
 } q4r_context_options;
 
-/* Fills the defaults (auto ISA, all cores, internal pool). */
+/* Fills the defaults (auto ISA, all cores, internal pool, default polling). A 0.1 caller's
+ * struct (without poll_us) is still accepted by q4r_context_create. */
 Q4R_API void q4r_context_options_init(q4r_context_options* options);
 /* options may be NULL (defaults). Q4R_E_ISA if the requested ISA is not available. */
 Q4R_API q4r_status q4r_context_create(const q4r_context_options* options, q4r_context** out);

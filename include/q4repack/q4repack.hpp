@@ -80,6 +80,7 @@ struct ContextOptions {
   int isa = Q4R_ISA_AUTO;    // a q4r_isa, or auto
   int n_threads = 0;         // <= 0: all cores (own pool), or tasks per phase (parallel_for)
   ParallelFor parallel_for;  // empty: the library's own pool
+  int poll_us = -1;          // own pool: us its workers poll after a call; < 0: the default
 };
 
 // A reusable matmul context (q4r_context). Move-only. Safe to share between threads once made.
@@ -91,6 +92,7 @@ class Context {
     q4r_context_options_init(&o);
     o.isa = options.isa;
     o.n_threads = options.n_threads;
+    o.poll_us = options.poll_us;
     if (options.parallel_for) {
       hook_ = std::make_unique<ParallelFor>(std::move(options.parallel_for));
       o.parallel_for = &Context::call_hook;

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <thread>
 
+#include "cpu_relax.h"
+
 namespace q4r {
 
 class Claims {
@@ -32,7 +34,7 @@ class Claims {
   void wait_all_done() const {
     for (int spins = 0; done_.load(std::memory_order_acquire) < count_; ++spins) {
       if (spins < 4096) {
-        relax();
+        cpu_relax();
       } else {
         std::this_thread::yield();
       }
@@ -40,14 +42,6 @@ class Claims {
   }
 
  private:
-  static void relax() {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-  }
-
   int64_t count_ = 0;
   std::atomic<int64_t> next_{0};
   std::atomic<int64_t> done_{0};

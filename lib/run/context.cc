@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
+#include <cstring>
 #include <memory>
 #include <new>
 
@@ -16,7 +18,7 @@ namespace q4r {
 
 void pool_parallel_for(void* user, int n_tasks, q4r_task_fn task, void* arg) {
   const auto* ref = static_cast<const PoolRef*>(user);
-  ref->pool->run(n_tasks, ref->max_threads, task, arg);
+  ref->pool->run(n_tasks, ref->max_threads, task, arg, ref->poll_ns);
 }
 
 void Executor::run(int count, q4r_task_fn task, void* arg) const {
@@ -31,7 +33,7 @@ void Executor::run(int count, q4r_task_fn task, void* arg) const {
 Executor pool_executor(int n_threads, PoolRef* ref) {
   ThreadPool& pool = default_pool();
   const int threads = n_threads <= 0 ? hardware_threads() : n_threads;
-  *ref = PoolRef{&pool, std::min(threads, pool.max_threads())};
+  *ref = PoolRef{&pool, std::min(threads, pool.max_threads()), default_poll_ns()};
   // More tasks than threads is fine (they are claimed dynamically); the task count sets the
   // chunking, so n_threads = 64 on 2 cores still exercises 64-way splits.
   return Executor{pool_parallel_for, ref, threads};
@@ -277,6 +279,7 @@ void q4r_context_options_init(q4r_context_options* options) {
   *options = q4r_context_options{};
   options->struct_size = sizeof(q4r_context_options);
   options->isa = Q4R_ISA_AUTO;
+  options->poll_us = -1;
 }
 
 q4r_status q4r_context_create(const q4r_context_options* options, q4r_context** out) {
@@ -285,12 +288,17 @@ q4r_status q4r_context_create(const q4r_context_options* options, q4r_context** 
   q4r_context_options o;
   q4r_context_options_init(&o);
   if (options) {
-    if (options->struct_size < sizeof(q4r_context_options)) {
+    // 0.1's struct ended before poll_us: its callers get the default for the fields it lacks.
+    constexpr std::size_t v01_size = offsetof(q4r_context_options, poll_us);
+    if (options->struct_size < v01_size) {
       return fail(Q4R_E_ARGUMENT,
                   "options.struct_size is %zu, expected %zu (call q4r_context_options_init)",
                   options->struct_size, sizeof(q4r_context_options));
     }
-    o = *options;
+    std::memcpy(&o, options, std::min(options->struct_size, sizeof(o)));
+  }
+  if (o.poll_us > kMaxPollUs) {
+    return fail(Q4R_E_ARGUMENT, "poll_us %d is above %d (one second)", o.poll_us, kMaxPollUs);
   }
   q4r_isa isa = active_isa();
   if (o.isa != Q4R_ISA_AUTO) {
@@ -311,6 +319,7 @@ q4r_status q4r_context_create(const q4r_context_options* options, q4r_context** 
     ctx->n_threads = o.n_threads <= 0 ? hardware_threads() : o.n_threads;
   } else {
     ctx->n_threads = pool_executor(o.n_threads, &ctx->pool).n_tasks;
+    if (o.poll_us >= 0) ctx->pool.poll_ns = int64_t{o.poll_us} * 1000;
   }
   *out = ctx;
   return Q4R_OK;

@@ -21,6 +21,7 @@ namespace q4r {
 struct PoolRef {
   ThreadPool* pool;
   int max_threads;
+  int64_t poll_ns;  // ThreadPool::run's poll_ns
 };
 void pool_parallel_for(void* user, int n_tasks, q4r_task_fn task, void* arg);
 

@@ -5,6 +5,11 @@
 // max_threads - 1 workers, and returns when every task has returned. One caller owns the pool at a
 // time; a second concurrent caller (another engine thread, or a task that calls back into the
 // library) does not wait for it but runs its tasks inline, so run() never deadlocks.
+//
+// After a job, the workers (and the caller, for the last workers) poll for a while before they
+// sleep on a condition variable: a sleeping thread is woken through the kernel and starts
+// microseconds late (tens on a VM), which is several per cent of a 4096x4096 GEMV, while the
+// next call of a matmul loop usually comes within microseconds.
 #ifndef Q4R_LIB_THREAD_POOL_H_
 #define Q4R_LIB_THREAD_POOL_H_
 
@@ -31,8 +36,9 @@ class ThreadPool {
   int max_threads() const { return static_cast<int>(workers_.size()) + 1; }
 
   // Runs task(arg, i) for every i in [0, n_tasks) on at most max_threads threads (the caller
-  // included) and returns when all have returned.
-  void run(int n_tasks, int max_threads, TaskFn task, void* arg);
+  // included) and returns when all have returned. Afterwards the workers poll for the next job
+  // for poll_ns nanoseconds before they sleep (0: sleep at once).
+  void run(int n_tasks, int max_threads, TaskFn task, void* arg, int64_t poll_ns);
 
  private:
   void worker_main(int index);
@@ -45,16 +51,23 @@ class ThreadPool {
   std::mutex mu_;  // guards the job fields and the counters below
   std::condition_variable wake_;
   std::condition_variable done_;
-  uint64_t generation_ = 0;
-  bool stop_ = false;
-  int participants_ = 0;  // workers taking part in the current job
-  int finished_ = 0;      // of those, how many are done
+  // Written under mu_; atomic so that polling threads can read them without it.
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<bool> stop_{false};
+  std::atomic<int> finished_{0};  // workers of the current job that are done
+  int participants_ = 0;          // workers taking part in the current job
+  int64_t poll_ns_ = 0;
   TaskFn task_ = nullptr;
   void* arg_ = nullptr;
   int n_tasks_ = 0;
   std::atomic<int> next_{0};
 };
 
+// The longest poll a caller may ask for (one second), in microseconds.
+constexpr int kMaxPollUs = 1000000;
+// How long workers poll after a job unless told otherwise: Q4REPACK_POLL_US microseconds
+// (0..kMaxPollUs; anything else is ignored) if set, else 100 us.
+int64_t default_poll_ns();
 // Logical CPUs (at least 1).
 int hardware_threads();
 // The process-wide pool with hardware_threads() - 1 workers, created at first use (thread-safe).

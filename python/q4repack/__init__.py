@@ -13,7 +13,7 @@ library's message. See docs/PYTHON.md.
 (1, 8)
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from ._arrays import DTypeError
 from .context import Context

@@ -27,7 +27,7 @@ from . import errors
 # The ABI major version this package is written for (SONAME libq4repack.so.<major>), and the
 # oldest minor that has every function used here.
 ABI_MAJOR = 0
-ABI_MIN_MINOR = 1
+ABI_MIN_MINOR = 2
 _SONAME = "libq4repack.so.%d" % ABI_MAJOR
 
 _P = c_void_p  # every buffer is passed as a plain address (numpy's data pointer): no copies

@@ -29,6 +29,7 @@ class _Options(ctypes.Structure):
         ("n_threads", ctypes.c_int),
         ("parallel_for", ctypes.c_void_p),
         ("parallel_for_user", ctypes.c_void_p),
+        ("poll_us", ctypes.c_int),
     ]
 
 
@@ -128,15 +129,22 @@ class Context:
     Args:
         isa: an instruction-set name, or None for the active ISA at creation.
         threads: threads (tasks) per call; 0 means all cores.
+        poll_us: how long the pool's workers poll for the next call before they sleep, in
+            microseconds (0 .. 1000000); None: ``Q4REPACK_POLL_US`` if set, else 100. Polling
+            lets the next call of a loop start the workers without a kernel wake-up.
     """
 
-    def __init__(self, isa: str | None = None, threads: int = 0):
+    def __init__(self, isa: str | None = None, threads: int = 0, poll_us: int | None = None):
         self._ctx = None
         opts = _Options()
         _fn("q4r_context_options_init")(ctypes.byref(opts))
         if isa is not None:
             opts.isa = _parse("isa", isa)
         opts.n_threads = int(threads)
+        if poll_us is not None:
+            if int(poll_us) < 0:
+                raise ArgumentError("poll_us is %d; it must be >= 0 (None for the default)" % poll_us)
+            opts.poll_us = int(poll_us)
         ctx = _P()
         lib = _library.lib()
         lib.check(_fn("q4r_context_create")(ctypes.byref(opts), ctypes.byref(ctx)))

@@ -80,3 +80,20 @@ def test_context_errors(weights):
     ctx.close()
     with pytest.raises(q4repack.ArgumentError, match="closed"):
         ctx.matmul(weights["none"], x, "q4_0", "none")
+
+
+@pytest.mark.parametrize("poll_us", [None, 0, 50, 1000000])
+def test_poll_us_changes_timing_not_results(weights, poll_us):
+    x = random_floats((3, K), seed=14)
+    want = q4repack.matmul(weights["8x8"], x, "q4_0", "8x8", threads=2)
+    with q4repack.Context(threads=2, poll_us=poll_us) as ctx:
+        for _ in range(3):
+            got = ctx.matmul(weights["8x8"], x, "q4_0", "8x8")
+            assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+def test_poll_us_out_of_range():
+    with pytest.raises(q4repack.ArgumentError, match="poll_us"):
+        q4repack.Context(poll_us=-1)
+    with pytest.raises(q4repack.ArgumentError, match="poll_us"):
+        q4repack.Context(poll_us=1000001)  # the library's message

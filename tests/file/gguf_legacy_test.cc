@@ -262,8 +262,12 @@ TEST(GgufLegacy, UndefinedAndInterruptedTypesAreRefused) {
     const GgufTensor* t = f.find_tensor("blk.0.attn_q.weight");
     EXPECT_FALSE(t->known_type);
     EXPECT_FALSE(t->repackable);
-    if (id < 100) EXPECT_NE(t->skip_reason.find("never defined"), std::string::npos);
-    if (id > 1000) EXPECT_NE(t->skip_reason.find("interrupted"), std::string::npos);
+    if (id < 100) {
+      EXPECT_NE(t->skip_reason.find("never defined"), std::string::npos);
+    }
+    if (id > 1000) {
+      EXPECT_NE(t->skip_reason.find("interrupted"), std::string::npos);
+    }
     std::vector<uint8_t> out;
     EXPECT_EQ(convert_buffer(f, &out), Q4R_E_UNSUPPORTED);
     const std::string msg = q4r_last_error();

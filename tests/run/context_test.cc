@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstddef>
 #include <cstring>
 #include <vector>
 
@@ -21,6 +22,7 @@ TEST(Context, OptionsAndCreation) {
   EXPECT_EQ(o.isa, Q4R_ISA_AUTO);
   EXPECT_EQ(o.n_threads, 0);
   EXPECT_EQ(o.parallel_for, nullptr);
+  EXPECT_EQ(o.poll_us, -1);
 
   q4r_context* ctx = nullptr;
   ASSERT_EQ(q4r_context_create(nullptr, &ctx), Q4R_OK);
@@ -51,6 +53,29 @@ TEST(Context, OptionsAndCreation) {
   o.isa = Q4R_ISA_AUTO;
   o.struct_size = 8;  // a caller built against an older, smaller struct must say so
   EXPECT_EQ(q4r_context_create(&o, &ctx), Q4R_E_ARGUMENT);
+}
+
+// poll_us: 0..1000000 or < 0 for the default; a 0.1 caller's struct (which ends before poll_us)
+// is still accepted, and whatever lies beyond it is not read.
+TEST(Context, PollOptionAndTheVersion01Struct) {
+  q4r_context_options o;
+  q4r_context_options_init(&o);
+  q4r_context* ctx = nullptr;
+  for (int poll : {-5, 0, 1, 100, 1000000}) {
+    o.poll_us = poll;
+    ASSERT_EQ(q4r_context_create(&o, &ctx), Q4R_OK) << poll;
+    q4r_context_destroy(ctx);
+  }
+  o.poll_us = 1000001;
+  ctx = nullptr;
+  EXPECT_EQ(q4r_context_create(&o, &ctx), Q4R_E_ARGUMENT);
+  EXPECT_NE(std::strstr(q4r_last_error(), "poll_us"), nullptr) << q4r_last_error();
+  EXPECT_EQ(ctx, nullptr);
+  o.struct_size = offsetof(q4r_context_options, poll_us);  // the 0.1 struct
+  o.n_threads = 2;
+  ASSERT_EQ(q4r_context_create(&o, &ctx), Q4R_OK) << q4r_last_error();
+  EXPECT_EQ(q4r_context_threads(ctx), 2);
+  q4r_context_destroy(ctx);
 }
 
 struct HookLog {
@@ -164,6 +189,22 @@ TEST_F(ContextMatmul, BadArgumentsLeaveOutputUntouched) {
   EXPECT_STRNE(q4r_last_error(), "");
   for (float v : y) ASSERT_EQ(v, 3.f);
   q4r_context_destroy(ctx);
+}
+
+// The C++ layer's poll_us reaches the C options: out of range is the C call's error.
+TEST_F(ContextMatmul, CppLayerPollOption) {
+  for (int poll : {0, 250}) {
+    q4repack::ContextOptions opts;
+    opts.n_threads = 2;
+    opts.poll_us = poll;
+    const q4repack::Context ctx(opts);
+    std::vector<float> y(m * n);
+    ctx.matmul(desc_, x_.data(), m, y.data());
+    EXPECT_EQ(y, ref_);
+  }
+  q4repack::ContextOptions bad;
+  bad.poll_us = 2000000;
+  EXPECT_THROW(q4repack::Context{bad}, q4repack::Error);
 }
 
 TEST_F(ContextMatmul, CppLayerWithLambdaPool) {

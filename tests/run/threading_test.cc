@@ -20,23 +20,40 @@ struct Counter {
   static void task(void* arg, int i) { static_cast<Counter*>(arg)->hits[i].fetch_add(1); }
 };
 
+// Workers that sleep at once after a job, and workers that poll for the next one (50 us).
+constexpr int64_t kPolls[] = {0, 50'000};
+
 TEST(ThreadPool, RunsEveryTaskExactlyOnce) {
   ThreadPool pool(3);
   EXPECT_EQ(pool.max_threads(), 4);
-  for (int n : {1, 2, 3, 4, 5, 17, 100}) {
-    for (int threads : {1, 2, 4, 8}) {
-      Counter c(n);
-      pool.run(n, threads, Counter::task, &c);
-      for (int i = 0; i < n; ++i) ASSERT_EQ(c.hits[i].load(), 1) << n << " " << threads;
+  for (int64_t poll : kPolls) {
+    for (int n : {1, 2, 3, 4, 5, 17, 100}) {
+      for (int threads : {1, 2, 4, 8}) {
+        Counter c(n);
+        pool.run(n, threads, Counter::task, &c, poll);
+        for (int i = 0; i < n; ++i) ASSERT_EQ(c.hits[i].load(), 1) << n << " " << threads;
+      }
     }
   }
-  pool.run(0, 4, Counter::task, nullptr);  // no tasks: nothing called
+  pool.run(0, 4, Counter::task, nullptr, 0);  // no tasks: nothing called
+}
+
+// Jobs that alternate between polling and sleeping workers, and a pool destroyed while its
+// workers poll (they see the stop flag, not only the end of the poll: 10 s would hang the test).
+TEST(ThreadPool, PollingAndSleepingWorkersMix) {
+  for (int rep = 0; rep < 50; ++rep) {
+    ThreadPool pool(2);
+    Counter c(12);
+    pool.run(12, 3, Counter::task, &c, rep % 2 ? 0 : 20'000);
+    pool.run(12, 2, Counter::task, &c, 10'000'000'000);
+    for (auto& h : c.hits) ASSERT_EQ(h.load(), 2);
+  }
 }
 
 TEST(ThreadPool, ZeroWorkersRunsOnCaller) {
   ThreadPool pool(0);
   Counter c(9);
-  pool.run(9, 8, Counter::task, &c);
+  pool.run(9, 8, Counter::task, &c, 0);
   for (auto& h : c.hits) EXPECT_EQ(h.load(), 1);
 }
 
@@ -49,7 +66,7 @@ TEST(ThreadPool, ConcurrentAndNestedRuns) {
     Counter inner{5};
     static void task(void* arg, int) {
       auto* self = static_cast<Nested*>(arg);
-      self->pool->run(5, 3, Counter::task, &self->inner);
+      self->pool->run(5, 3, Counter::task, &self->inner, 1000);
     }
   };
   std::vector<std::thread> callers;
@@ -58,7 +75,9 @@ TEST(ThreadPool, ConcurrentAndNestedRuns) {
   for (int t = 0; t < 8; ++t) counters.emplace_back(50);
   for (int t = 0; t < 8; ++t) {
     callers.emplace_back([&, t] {
-      for (int rep = 0; rep < 20; ++rep) pool.run(50, 3, Counter::task, &counters[t]);
+      for (int rep = 0; rep < 20; ++rep) {
+        pool.run(50, 3, Counter::task, &counters[t], kPolls[rep % 2]);
+      }
     });
   }
   for (auto& th : callers) th.join();
@@ -66,7 +85,7 @@ TEST(ThreadPool, ConcurrentAndNestedRuns) {
     for (auto& h : c.hits) ASSERT_EQ(h.load(), 20);
   }
   Nested nested{&pool};
-  pool.run(4, 3, Nested::task, &nested);
+  pool.run(4, 3, Nested::task, &nested, kPolls[1]);
   for (auto& h : nested.inner.hits) EXPECT_EQ(h.load(), 4);
 }
 
