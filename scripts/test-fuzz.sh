@@ -32,6 +32,15 @@ for t in gguf q4p api; do
     echo "fuzz $t: FAILED (exit $rc)"
     grep -E 'ERROR|SUMMARY|==[0-9]+==|Test unit written' "$log" | head -20
     tail -30 "$log"
+    # The failing inputs outlive the temporary folder: kept in build/fuzz/crashes and printed
+    # (base64, at most 8 KiB each), so a failure on a CI machine can be replayed anywhere:
+    # base64 -d > x && build/fuzz/fuzz/q4r_fuzz_<target> x
+    mkdir -p "$build/crashes"
+    for f in "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-*; do
+      [ -f "$f" ] || continue
+      cp "$f" "$build/crashes/$t-$(basename "$f")"
+      echo "input $t-$(basename "$f") (base64): $(base64 -w0 "$f")"
+    done
     status=1
   else
     echo "fuzz $t: ok, ${execs:-?} executions (${runs:-no summary}), crashes 0"

@@ -617,17 +617,20 @@ q4r_status GgufFile::parse(const uint8_t* data, std::size_t size) {
                   "gguf: tensor '%s' at byte %" PRIu64 ": %u dimensions (allowed 1..4)",
                   tname.c_str(), dims_at, t.n_dims);
     }
-    uint64_t elements = 1;
+    // The element count and the row count (ne1 * ne2 * ne3) must both fit in int64: with a zero
+    // ne0 the first does not bound the second, and readers of the rows multiply them.
+    uint64_t elements = 1, rows = 1;
     for (uint32_t d = 0; d < t.n_dims; ++d) {
       const uint64_t at = r.file_pos();
       uint64_t v;
       std::snprintf(what, sizeof what, "shape of tensor %" PRIu64, i);
       if (q4r_status s = r.u64(&v, what)) return s;
       if (v > uint64_t(INT64_MAX) || __builtin_mul_overflow(elements, v, &elements) ||
-          elements > uint64_t(INT64_MAX)) {
+          elements > uint64_t(INT64_MAX) ||
+          (d > 0 && (__builtin_mul_overflow(rows, v, &rows) || rows > uint64_t(INT64_MAX)))) {
         return fail(Q4R_E_FORMAT,
                     "gguf: tensor '%s': dimension %u at byte %" PRIu64 " (%" PRIu64
-                    ") is negative or makes the element count overflow",
+                    ") is negative or makes the element or row count overflow",
                     tname.c_str(), d, at, v);
       }
       t.ne[d] = static_cast<int64_t>(v);

@@ -496,6 +496,17 @@ TEST(GgufCorrupt, TensorInfos) {
   b = base;
   poke64(b, t0_dims + 4, 48);
   expect_bad(b, "not a multiple of the q4_0 block size 32");
+  {
+    // ne0 = 0 makes the element count 0 whatever the other dimensions are; their product, the row
+    // count, must still fit in int64 (found by the gguf fuzzer: the converter multiplied it).
+    GgufWriter z;
+    z.tensor("empty", kGgmlTypeQ4_0, {0, int64_t{1} << 32, int64_t{1} << 30}, {});  // 2^62 rows
+    GgufFile ok;
+    ASSERT_EQ(ok.parse(z.bytes().data(), z.bytes().size()), Q4R_OK) << q4r_last_error();
+    GgufWriter o;
+    o.tensor("empty", 31, {0, int64_t{1} << 32, int64_t{1} << 31, 2}, {});
+    expect_bad(o.bytes(), "row count overflow");
+  }
   b = base;
   poke32(b, t0_type, 999);  // unknown type: listed, not an error
   ASSERT_EQ(f.parse(b.data(), b.size()), Q4R_OK) << q4r_last_error();
