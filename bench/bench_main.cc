@@ -196,13 +196,10 @@ void bm_context(benchmark::State& st, q4r_type type, q4r_layout layout, Shape s,
   std::size_t ws_bytes = 0;
   q4r::bench::check(q4r_context_workspace_size(ctx, &desc, m, &ws_bytes), "workspace size");
   std::vector<uint8_t> ws(ws_bytes);
-  const auto gap = std::chrono::microseconds(gap_us);
   for (auto _ : st) {
     if (gap_us > 0) {
       st.PauseTiming();
-      const auto end = std::chrono::steady_clock::now() + gap;
-      while (std::chrono::steady_clock::now() < end) {
-      }
+      q4r::bench::busy_wait_us(gap_us);
       st.ResumeTiming();
     }
     q4r::bench::check(

@@ -26,13 +26,6 @@ int64_t now_ns() {
   return int64_t{t.tv_sec} * 1000000000 + t.tv_nsec;
 }
 
-// A busy wait, not a sleep: the caller's core stays as busy as in a program doing other work.
-void busy_wait_ns(int64_t ns) {
-  const int64_t end = now_ns() + ns;
-  while (now_ns() < end) {
-  }
-}
-
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "q4repack_pollscan: %s\nusage: q4repack_pollscan [--threads T] [--rounds R] "
@@ -125,7 +118,7 @@ int main(int argc, char** argv) {
       Side& s = sides[static_cast<std::size_t>((j + r) % count)];
       call(s);
       for (int rep = 0; rep < per_round; ++rep) {
-        busy_wait_ns(int64_t{gap_us} * 1000);
+        q4r::bench::busy_wait_us(gap_us);
         const int64_t a = now_ns();
         call(s);
         s.us.push_back(1e-3 * static_cast<double>(now_ns() - a));

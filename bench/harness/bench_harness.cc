@@ -101,6 +101,12 @@ Buffer random_plain_weights(q4r_type type, int64_t n, int64_t k, uint64_t seed) 
   return b;
 }
 
+void busy_wait_us(int us) {
+  const auto end = Clock::now() + std::chrono::microseconds(us);
+  while (Clock::now() < end) {
+  }
+}
+
 std::vector<float> random_activations(int64_t m, int64_t k, uint64_t seed) {
   std::vector<float> x(static_cast<std::size_t>(m * k));
   uint64_t state = seed;

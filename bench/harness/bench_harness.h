@@ -45,6 +45,10 @@ Buffer random_plain_weights(q4r_type type, int64_t n, int64_t k, uint64_t seed);
 // m x k floats uniform in [-1, 1).
 std::vector<float> random_activations(int64_t m, int64_t k, uint64_t seed);
 
+// Busy-waits `us` microseconds (not a sleep: the core stays as busy as in a program doing other
+// work between two calls, an engine's other ops or a Python caller's own code).
+void busy_wait_us(int us);
+
 // Last-level cache size of this machine in bytes (sysconf; 32 MiB if the OS does not say).
 std::size_t l3_cache_bytes();
 // How many copies of a tensor of `bytes` make a rotation that never hits in the L3 cache:

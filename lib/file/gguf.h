@@ -119,6 +119,8 @@ struct GgufTensor {
 
   bool legacy() const { return layout != Q4R_LAYOUT_PLAIN; }
   int64_t elements() const { return ne[0] * ne[1] * ne[2] * ne[3]; }
+  // Rows of all matrices, ne1 * ne2 * ne3: fits in int64 even when ne0 = 0 (the reader checks).
+  int64_t all_rows() const { return ne[1] * ne[2] * ne[3]; }
   std::string shape_string() const;  // "[256, 96]"
 };
 

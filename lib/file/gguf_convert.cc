@@ -225,13 +225,7 @@ q4r_status plan_conversion(const GgufFile& in, ConvertPlan* plan) {
                   name_of(t).c_str(), t.type_id, why.c_str());
     }
     if (!t.legacy()) continue;
-    int64_t rows;
-    if (__builtin_mul_overflow(t.ne[1], t.ne[2], &rows) ||
-        __builtin_mul_overflow(rows, t.ne[3], &rows)) {
-      return fail(Q4R_E_FORMAT, "convert: tensor '%s' has a row count that overflows",
-                  name_of(t).c_str());
-    }
-    plan->items.push_back({&t, in.data_offset + t.offset, t.nbytes, rows, t.ne[0]});
+    plan->items.push_back({&t, in.data_offset + t.offset, t.nbytes, t.all_rows(), t.ne[0]});
     plan->legacy_bytes += t.nbytes;
     plan->final_patches.push_back({t.type_offset, 4, ggml_plain_type(t.q4type)});
     plan->marker_patches.push_back({t.type_offset, 4, kGgmlTypeConvertingBase + t.type_id});

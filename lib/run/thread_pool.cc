@@ -118,11 +118,11 @@ void ThreadPool::run(int n_tasks, int max_threads, TaskFn task, void* arg, int64
   }
   wake_.notify_all();
   drain();
-  const int participants = helpers;
-  if (poll_for(poll_ns, [&] { return finished_.load(std::memory_order_acquire) == participants; }))
+  if (poll_for(poll_ns, [&] { return finished_.load(std::memory_order_acquire) == helpers; })) {
     return;
+  }
   std::unique_lock<std::mutex> lock(mu_);
-  done_.wait(lock, [&] { return finished_.load(std::memory_order_relaxed) == participants_; });
+  done_.wait(lock, [&] { return finished_.load(std::memory_order_relaxed) == helpers; });
 }
 
 int hardware_threads() {
